@@ -1,0 +1,97 @@
+// mlopt run MODEL --input SPEC: time the forward.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "format.h"
+#include "mlopt/core/model.h"
+#include "mlopt/core/project.h"
+#include "mlopt/core/runner.h"
+#include "mlopt/profiler/nvtx_observer.h"
+
+namespace mlopt::cli {
+namespace {
+
+struct RunCliOptions {
+  std::string model;
+  std::vector<std::string> input;
+  std::string device = "cpu";
+  std::string dtype;
+  int iterations = 20;
+  int warmup = 3;
+  uint64_t seed = 0;
+  bool json = false;
+  std::string project;
+};
+
+void print_text(const RunResult& r) {
+  std::cout << "model       " << r.model_path << " (" << to_string(r.dtype) << ")\n"
+            << "device      " << to_string(r.device) << ": " << r.device_name << "\n"
+            << "input       " << r.spec.to_string() << "\n"
+            << "timer       " << r.timer << ", " << r.warmup << " warm-up + " << r.stats.count
+            << " timed iterations\n\n";
+  const auto& s = r.stats;
+  std::cout << table({"latency (ms)", "median", "mean", "p10", "p90", "min", "max", "stddev"},
+                     {{"forward", fixed(s.median_ms, 3), fixed(s.mean_ms, 3), fixed(s.p10_ms, 3), fixed(s.p90_ms, 3),
+                       fixed(s.min_ms, 3), fixed(s.max_ms, 3), fixed(s.stddev_ms, 3)}})
+            << "\nthroughput  " << fixed(r.tokens_per_second, 1) << " tokens/s (" << r.tokens_per_forward
+            << " tokens per forward, at the median latency)\n";
+  for (const auto& o : r.outputs) {
+    std::cout << "output      " << o.name << ": " << to_string(o.dtype) << shape_string(o.shape)
+              << (o.all_finite ? " (finite)" : " (contains NaN or Inf)") << '\n';
+  }
+}
+
+void record_in_project(const std::string& file, const RunResult& r, const LoadOptions& load) {
+  Project project;
+  if (std::filesystem::exists(file)) project = Project::load(file);
+  project.model_path = std::filesystem::absolute(r.model_path);
+  project.input_spec = r.spec;
+  project.device = load.device;
+  project.dtype = r.dtype;
+  project.runs.push_back(r);
+  project.save(file);
+}
+
+}  // namespace
+
+Command add_run(CLI::App& app) {
+  auto o = std::make_shared<RunCliOptions>();
+  auto* sub = app.add_subcommand("run", "Time a model's forward on inputs drawn from an input spec");
+  sub->add_option("model", o->model, "TorchScript file (.pt)")->required();
+  sub->add_option("--input", o->input, "Input spec, e.g. ids:int64[8,1024] (repeat or use ';' for several)")
+      ->required();
+  sub->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "Convert the model's weights: fp32, fp16 or bf16 (default: as saved)");
+  sub->add_option("--iters", o->iterations, "Timed iterations")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--warmup", o->warmup, "Untimed warm-up iterations")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--seed", o->seed, "Seed for the random inputs")->capture_default_str();
+  sub->add_flag("--json", o->json, "Print the result (every sample and the statistics) as JSON");
+  sub->add_option("--project", o->project, "Also record the run in this project file (.mlopt), created if absent");
+  return {sub, [o]() {
+            LoadOptions load;
+            load.device = parse_device(o->device);
+            if (!o->dtype.empty()) load.dtype = parse_dtype(o->dtype);
+            const InputSpec spec = InputSpec::parse_all(o->input);
+            const Model model = Model::load(o->model, load);
+            profiler::NvtxIterationObserver nvtx;
+            RunOptions options;
+            options.iterations = o->iterations;
+            options.warmup = o->warmup;
+            options.seed = o->seed;
+            options.observer = &nvtx;
+            const RunResult result = run(model, spec, options);
+            if (o->json) {
+              std::cout << to_json(result) << '\n';
+            } else {
+              print_text(result);
+            }
+            if (!o->project.empty()) record_in_project(o->project, result, load);
+            return 0;
+          }};
+}
+
+}  // namespace mlopt::cli

@@ -1,0 +1,168 @@
+#include "mlopt/core/project.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "mlopt/core/error.h"
+
+namespace mlopt {
+
+using nlohmann::json;
+
+// --- RunResult <-> JSON ------------------------------------------------------
+
+void to_json(json& j, const LatencyStats& s) {
+  j = {{"count", s.count},   {"mean_ms", s.mean_ms}, {"median_ms", s.median_ms}, {"p10_ms", s.p10_ms},
+       {"p90_ms", s.p90_ms}, {"min_ms", s.min_ms},   {"max_ms", s.max_ms},       {"stddev_ms", s.stddev_ms}};
+}
+void from_json(const json& j, LatencyStats& s) {
+  j.at("count").get_to(s.count);
+  j.at("mean_ms").get_to(s.mean_ms);
+  j.at("median_ms").get_to(s.median_ms);
+  j.at("p10_ms").get_to(s.p10_ms);
+  j.at("p90_ms").get_to(s.p90_ms);
+  j.at("min_ms").get_to(s.min_ms);
+  j.at("max_ms").get_to(s.max_ms);
+  j.at("stddev_ms").get_to(s.stddev_ms);
+}
+
+void to_json(json& j, const OutputInfo& o) {
+  j = {{"name", o.name}, {"shape", o.shape}, {"dtype", to_string(o.dtype)}, {"all_finite", o.all_finite}};
+}
+void from_json(const json& j, OutputInfo& o) {
+  j.at("name").get_to(o.name);
+  j.at("shape").get_to(o.shape);
+  o.dtype = parse_dtype(j.at("dtype").get<std::string>());
+  j.at("all_finite").get_to(o.all_finite);
+}
+
+static json run_json(const RunResult& r) {
+  return {{"model", r.model_path},
+       {"input_spec", r.spec.to_string()},
+       {"device", to_string(r.device)},
+       {"device_name", r.device_name},
+       {"dtype", to_string(r.dtype)},
+       {"timer", r.timer},
+       {"warmup", r.warmup},
+       {"samples_ms", r.samples_ms},
+       {"stats", r.stats},
+       {"tokens_per_forward", r.tokens_per_forward},
+       {"tokens_per_second", r.tokens_per_second},
+       {"outputs", r.outputs},
+       {"torch_version", r.torch_version},
+       {"timestamp", r.timestamp}};
+}
+static RunResult run_from_json(const json& j) {
+  RunResult r;
+  j.at("model").get_to(r.model_path);
+  r.spec = InputSpec::parse(j.at("input_spec").get<std::string>());
+  r.device = parse_device(j.at("device").get<std::string>());
+  j.at("device_name").get_to(r.device_name);
+  r.dtype = parse_dtype(j.at("dtype").get<std::string>());
+  j.at("timer").get_to(r.timer);
+  j.at("warmup").get_to(r.warmup);
+  j.at("samples_ms").get_to(r.samples_ms);
+  j.at("stats").get_to(r.stats);
+  j.at("tokens_per_forward").get_to(r.tokens_per_forward);
+  j.at("tokens_per_second").get_to(r.tokens_per_second);
+  j.at("outputs").get_to(r.outputs);
+  j.at("torch_version").get_to(r.torch_version);
+  j.at("timestamp").get_to(r.timestamp);
+  return r;
+}
+
+std::string to_json(const RunResult& result, int indent) { return run_json(result).dump(indent); }
+
+RunResult run_result_from_json(const std::string& text) {
+  try {
+    return run_from_json(json::parse(text));
+  } catch (const json::exception& e) {
+    throw UsageError(std::string("malformed run result JSON: ") + e.what());
+  }
+}
+
+// --- files -------------------------------------------------------------------
+
+void write_file_atomically(const std::filesystem::path& file, const std::string& contents) {
+  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const auto tmp = dir / ("." + file.filename().string() + ".tmp." + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << contents;
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw IoError("cannot write '" + file.string() + "' (is the folder writable and the disk not full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw IoError("cannot replace '" + file.string() + "': " + ec.message());
+  }
+}
+
+void Project::save(const std::filesystem::path& file) const {
+  const auto base = std::filesystem::absolute(file).parent_path();
+  json transforms_json = transforms;
+  json j = {{"format", "mlopt-project"},
+            {"schema_version", kSchemaVersion},
+            {"model", std::filesystem::relative(std::filesystem::absolute(model_path), base).generic_string()},
+            {"input_spec", input_spec.to_string()},
+            {"device", to_string(device)},
+            {"dtype", to_string(dtype)},
+            {"transforms", transforms_json},
+            {"runs", json::array()}};
+  for (const auto& r : runs) j["runs"].push_back(run_json(r));
+  write_file_atomically(file, j.dump(2) + "\n");
+}
+
+Project Project::load(const std::filesystem::path& file) {
+  const std::string name = "'" + file.string() + "'";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ProjectError("cannot open project " + name + " (does it exist?)");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw ProjectError("project " + name + " is not valid JSON: " + e.what());
+  }
+  if (!j.is_object() || j.value("format", "") != "mlopt-project") {
+    throw ProjectError(name + " is not an mlopt project file (no \"format\": \"mlopt-project\")");
+  }
+  const int version = j.value("schema_version", 0);
+  if (version > kSchemaVersion) {
+    throw ProjectError("project " + name + " has schema version " + std::to_string(version) +
+                       ", newer than this mlopt reads (" + std::to_string(kSchemaVersion) +
+                       "): open it with a newer mlopt. The file was not changed.");
+  }
+  if (version < 1) throw ProjectError("project " + name + " has no valid schema_version");
+
+  Project p;
+  try {
+    const auto base = std::filesystem::absolute(file).parent_path();
+    p.model_path = (base / j.at("model").get<std::string>()).lexically_normal();
+    p.input_spec = InputSpec::parse(j.at("input_spec").get<std::string>());
+    p.device = parse_device(j.at("device").get<std::string>());
+    p.dtype = parse_dtype(j.at("dtype").get<std::string>());
+    p.transforms = j.at("transforms").get<std::vector<std::string>>();
+    for (const auto& r : j.at("runs")) p.runs.push_back(run_from_json(r));
+  } catch (const json::exception& e) {
+    throw ProjectError("project " + name + " is missing a field or has one of the wrong type: " + e.what());
+  } catch (const Error& e) {
+    throw ProjectError("project " + name + " has an invalid value: " + e.what());
+  }
+  if (!std::filesystem::exists(p.model_path)) {
+    throw ProjectError("project " + name + " refers to the model '" + p.model_path.string() +
+                       "', which does not exist: put the model back there (paths are relative to the project "
+                       "file) or edit the \"model\" field");
+  }
+  return p;
+}
+
+}  // namespace mlopt

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GPU machine's one call: configure against the PyTorch wheel's libtorch
+# (CUDA), build with the GUI off, run the CPU and GPU test suites, then the
+# benchmarks. Logs and JSON land in $OUT (or ./gpu-out).
+#
+# Before sending it: bash scripts/vendor_deps.sh (header-only libraries
+# travel in .deps/, which must be named in the call's carry list).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-$root/gpu-out}
+build=${MLOPT_GPU_BUILD_DIR:-/tmp/mlopt-build-gpu}
+mkdir -p "$out"
+cd "$root"
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+echo "libtorch from $torch_prefix" | tee -a "$out/gpu.txt"
+
+set -e
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_GUI=OFF \
+  -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
+  -DCMAKE_CUDA_ARCHITECTURES=90 >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+grep "mlopt:" "$out/configure.log"
+cmake --build "$build" -j 16 >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
+echo "build warnings: $(grep -c "warning:" "$out/build.log" || true)"
+set +e
+
+status=0
+ctest --test-dir "$build" -L gpu --output-on-failure >"$out/ctest-gpu.log" 2>&1 || status=1
+tail -15 "$out/ctest-gpu.log"
+ctest --test-dir "$build" -L cpu -j 16 --output-on-failure >"$out/ctest-cpu.log" 2>&1 || status=1
+tail -8 "$out/ctest-cpu.log"
+
+mlopt="$build/app/mlopt"
+"$mlopt" devices
+model=/tmp/mlopt-gpt2.pt
+"$mlopt" make-model gpt2 --preset gpt2 -o "$model"
+for size in 1,128 1,1024 8,1024; do
+  "$mlopt" run "$model" --input "ids:int64[$size]" --device cuda --dtype fp16 --iters 50 --warmup 10 \
+    >"$out/run-gpt2-fp16-${size/,/x}.txt" 2>&1 || status=1
+  sed -n '5,9p' "$out/run-gpt2-fp16-${size/,/x}.txt"
+done
+"$build/bench/bench_model_latency" "$model" --device cuda --dtype fp16 --iters 50 --warmup 10 \
+  --sizes 1x128,1x1024,8x1024 --json "$out/gpt2-fp16-latency.json" || status=1
+exit $status

@@ -1,0 +1,401 @@
+// The views' item models under QAbstractItemModelTester (whose complaints must
+// be none), what they show in each role, and the compiled-in resources.
+#include <gtest/gtest.h>
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QFile>
+#include <QIcon>
+#include <QImage>
+#include <QImageReader>
+#include <QPixmap>
+#include <QSignalSpy>
+#include <QStringList>
+#include <QXmlStreamReader>
+
+#include <functional>
+
+#include "mlopt/core/model_info.h"
+#include "mlopt/views/module_tree_model.h"
+#include "mlopt/views/op_histogram_model.h"
+
+using mlopt::ModuleInfo;
+using mlopt::views::ModuleTreeModel;
+using mlopt::views::OpHistogramModel;
+
+namespace {
+
+// One QApplication for the whole binary, made on first use: gtest_main owns
+// main(), and QIcon/QPixmap need a GUI application. Never deleted: tearing Qt
+// down during static destruction is unsafe, and the process ends anyway.
+void ensure_app() {
+  if (QCoreApplication::instance()) return;
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  static int argc = 1;
+  static char name[] = "mlopt_views_tests";
+  static char* argv[] = {name, nullptr};
+  new QApplication(argc, argv);
+}
+
+// Every warning logged while a test runs, QAbstractItemModelTester's
+// (FailureReportingMode::Warning, category qt.modeltest) included, fails it:
+// Warning mode lets GoogleTest report the problem instead of qFatal aborting.
+class QtWarningsFail : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ensure_app();
+    warnings().clear();
+    previous_ = qInstallMessageHandler(&collect);
+  }
+  void TearDown() override {
+    qInstallMessageHandler(previous_);
+    EXPECT_TRUE(warnings().isEmpty()) << warnings().join(QLatin1Char('\n')).toStdString();
+  }
+
+ private:
+  static QStringList& warnings() {
+    static QStringList list;
+    return list;
+  }
+  static void collect(QtMsgType type, const QMessageLogContext& context, const QString& message) {
+    if (type == QtWarningMsg || type == QtCriticalMsg) {
+      warnings() << QStringLiteral("[%1] %2").arg(QLatin1String(context.category ? context.category : ""), message);
+    }
+  }
+  QtMessageHandler previous_ = nullptr;
+};
+
+class ViewsModuleTree : public QtWarningsFail {};
+class ViewsOpHistogram : public QtWarningsFail {};
+
+ModuleInfo module(std::string name, std::string path, std::string type, int64_t own, int64_t total,
+                  std::vector<ModuleInfo> children = {}) {
+  ModuleInfo m;
+  m.name = std::move(name);
+  m.path = std::move(path);
+  m.type = std::move(type);
+  m.own_parameters = own;
+  m.own_bytes = own * 4;
+  m.total_parameters = total;
+  m.total_bytes = total * 4;
+  m.children = std::move(children);
+  return m;
+}
+
+// GPT-2 small's real sizes, trimmed to two blocks, four levels deep. lm_head
+// shares its weight with transformer.wte, so the root counts it once and the
+// children's totals add up to more than the root's.
+ModuleInfo gpt2_tree() {
+  auto block = [](const char* row) {
+    return module(row, std::string("transformer.h.") + row, "Block", 0, 7'087'872);
+  };
+  ModuleInfo root = module("", "", "GPT2LMHeadModel", 0, 124'439'808,
+                           {module("transformer", "transformer", "Transformer", 0, 124'439'808,
+                                   {module("wte", "transformer.wte", "Embedding", 38'597'376, 38'597'376),
+                                    module("h", "transformer.h", "ModuleList", 0, 14'175'744,
+                                           {block("0"), block("1")}),
+                                    module("ln_f", "transformer.ln_f", "LayerNorm", 1'536, 1'536)}),
+                            module("lm_head", "lm_head", "Linear", 38'597'376, 38'597'376)});
+  root.buffer_bytes = 4'194'304;
+  return root;
+}
+
+ModuleInfo llama_tree() {
+  return module("", "", "LlamaForCausalLM", 0, 6'738'415'616,
+                {module("model", "model", "LlamaModel", 0, 6'607'343'616),
+                 module("lm_head", "lm_head", "Linear", 131'072'000, 131'072'000),
+                 module("rotary", "rotary", "Rotary", 0, 0)});
+}
+
+// Calls `visit` on every index of every column, depth first.
+void walk(const QAbstractItemModel& model, const QModelIndex& parent,
+          const std::function<void(const QModelIndex&)>& visit) {
+  for (int row = 0; row < model.rowCount(parent); ++row) {
+    for (int column = 0; column < model.columnCount(parent); ++column) visit(model.index(row, column, parent));
+    walk(model, model.index(row, 0, parent), visit);
+  }
+}
+
+QString text(const QAbstractItemModel& model, const QModelIndex& index, int column, int role = Qt::DisplayRole) {
+  return model.data(index.siblingAtColumn(column), role).toString();
+}
+
+bool right_aligned(const QVariant& alignment) {
+  return alignment.isValid() && (alignment.toInt() & Qt::AlignRight);
+}
+
+}  // namespace
+
+// GoogleTest prints QStrings in failure messages as text, not bytes. In
+// QString's namespace so that argument-dependent lookup finds it.
+QT_BEGIN_NAMESPACE
+void PrintTo(const QString& s, std::ostream* os) { *os << '"' << s.toStdString() << '"'; }
+QT_END_NAMESPACE
+
+TEST_F(ViewsModuleTree, EmptyUntilSetAndAfterClear) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  EXPECT_EQ(model.rowCount(), 0);
+  EXPECT_EQ(model.columnCount(), ModuleTreeModel::ColumnCount);
+  EXPECT_FALSE(model.index(0, 0).isValid());
+  EXPECT_FALSE(model.indexForPath("").isValid());
+
+  model.setModules(gpt2_tree());
+  QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+  model.clear();
+  EXPECT_EQ(resets.count(), 1);
+  EXPECT_EQ(model.rowCount(), 0);
+  EXPECT_EQ(model.module(model.index(0, 0)), nullptr);
+}
+
+TEST_F(ViewsModuleTree, ModelWithoutParametersHasNoShare) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setModules(ModuleInfo{});
+  ASSERT_EQ(model.rowCount(), 1);
+  const QModelIndex root = model.index(0, 0);
+  EXPECT_EQ(model.rowCount(root), 0);
+  EXPECT_EQ(text(model, root, ModuleTreeModel::ModuleColumn), "(root)");
+  EXPECT_EQ(text(model, root, ModuleTreeModel::ParametersColumn), "0");
+  EXPECT_EQ(text(model, root, ModuleTreeModel::SizeColumn), "0 B");
+  // No division by zero: blank, and 0 to sort by.
+  EXPECT_EQ(text(model, root, ModuleTreeModel::ShareColumn), "");
+  EXPECT_EQ(model.data(root.siblingAtColumn(ModuleTreeModel::ShareColumn), ModuleTreeModel::RawValueRole).toDouble(),
+            0.0);
+}
+
+TEST_F(ViewsModuleTree, RowCountsAndParentChildRoundTrips) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setModules(gpt2_tree());
+
+  ASSERT_EQ(model.rowCount(), 1);
+  const QModelIndex root = model.index(0, 0);
+  EXPECT_FALSE(root.parent().isValid());
+  ASSERT_EQ(model.rowCount(root), 2);
+  const QModelIndex transformer = model.index(0, 0, root);
+  EXPECT_EQ(model.rowCount(transformer), 3);
+  const QModelIndex h = model.index(1, 0, transformer);
+  EXPECT_EQ(model.rowCount(h), 2);
+  EXPECT_EQ(model.rowCount(model.index(1, 0, h)), 0);
+  EXPECT_EQ(model.rowCount(model.index(1, 0, root)), 0);  // lm_head
+  // Only column 0 has children.
+  EXPECT_EQ(model.rowCount(transformer.siblingAtColumn(ModuleTreeModel::TypeColumn)), 0);
+  EXPECT_FALSE(model.index(0, 0, transformer.siblingAtColumn(ModuleTreeModel::TypeColumn)).isValid());
+  EXPECT_FALSE(model.index(3, 0, transformer).isValid());
+  EXPECT_FALSE(model.index(0, ModuleTreeModel::ColumnCount, transformer).isValid());
+
+  int visited = 0;
+  walk(model, {}, [&](const QModelIndex& index) {
+    ++visited;
+    const QModelIndex parent = index.parent();
+    EXPECT_EQ(model.index(index.row(), index.column(), parent), index);
+    const ModuleInfo* m = model.module(index);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(model.data(index, ModuleTreeModel::PathRole).toString().toStdString(), m->path);
+    EXPECT_EQ(model.indexForPath(m->path), index.siblingAtColumn(0));
+    if (parent.isValid()) {
+      // The child's path extends its parent's by its own name.
+      const std::string prefix = model.module(parent)->path;
+      EXPECT_EQ(m->path, prefix.empty() ? m->name : prefix + "." + m->name);
+      EXPECT_EQ(parent.column(), 0);
+    }
+  });
+  EXPECT_EQ(visited, 8 * ModuleTreeModel::ColumnCount);
+
+  const QModelIndex block1 = model.indexForPath("transformer.h.1");
+  EXPECT_EQ(block1.row(), 1);
+  EXPECT_EQ(block1.parent(), h);
+  EXPECT_EQ(block1.parent().parent(), transformer);
+  EXPECT_FALSE(model.indexForPath("transformer.h.2").isValid());
+}
+
+TEST_F(ViewsModuleTree, DisplayStringsAndAlignment) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setModules(gpt2_tree());
+
+  struct Expected {
+    std::string path;
+    const char *module, *type, *parameters, *size, *share;
+  };
+  const Expected rows[] = {
+      {"", "(root)", "GPT2LMHeadModel", "124.44M", "497.8 MB", "100.0%"},
+      {"transformer", "transformer", "Transformer", "124.44M", "497.8 MB", "100.0%"},
+      {"transformer.wte", "wte", "Embedding", "38.60M", "154.4 MB", "31.0%"},
+      {"transformer.h.0", "0", "Block", "7.09M", "28.4 MB", "5.7%"},
+      {"transformer.ln_f", "ln_f", "LayerNorm", "1536", "6.1 kB", "0.0%"},
+      {"lm_head", "lm_head", "Linear", "38.60M", "154.4 MB", "31.0%"},
+  };
+  for (const auto& e : rows) {
+    SCOPED_TRACE(e.path);
+    const QModelIndex index = model.indexForPath(e.path);
+    ASSERT_TRUE(index.isValid());
+    EXPECT_EQ(text(model, index, ModuleTreeModel::ModuleColumn), e.module);
+    EXPECT_EQ(text(model, index, ModuleTreeModel::TypeColumn), e.type);
+    EXPECT_EQ(text(model, index, ModuleTreeModel::ParametersColumn), e.parameters);
+    EXPECT_EQ(text(model, index, ModuleTreeModel::SizeColumn), e.size);
+    EXPECT_EQ(text(model, index, ModuleTreeModel::ShareColumn), e.share);
+  }
+
+  const QModelIndex block0 = model.indexForPath("transformer.h.0");
+  EXPECT_EQ(text(model, block0, ModuleTreeModel::ModuleColumn, Qt::ToolTipRole), "transformer.h.0");
+  EXPECT_FALSE(model.data(model.index(0, 0), Qt::ToolTipRole).isValid());  // the root has no path
+  EXPECT_TRUE(text(model, model.index(0, 0), ModuleTreeModel::SizeColumn, Qt::ToolTipRole).contains("4.2 MB of buffers"));
+
+  EXPECT_FALSE(right_aligned(model.data(block0.siblingAtColumn(ModuleTreeModel::ModuleColumn), Qt::TextAlignmentRole)));
+  EXPECT_FALSE(right_aligned(model.data(block0.siblingAtColumn(ModuleTreeModel::TypeColumn), Qt::TextAlignmentRole)));
+  for (int column : {ModuleTreeModel::ParametersColumn, ModuleTreeModel::SizeColumn, ModuleTreeModel::ShareColumn}) {
+    EXPECT_TRUE(right_aligned(model.data(block0.siblingAtColumn(column), Qt::TextAlignmentRole))) << column;
+    EXPECT_TRUE(right_aligned(model.headerData(column, Qt::Horizontal, Qt::TextAlignmentRole))) << column;
+  }
+}
+
+TEST_F(ViewsModuleTree, RawValuesForSorting) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setModules(gpt2_tree());
+
+  const QModelIndex wte = model.indexForPath("transformer.wte");
+  const QVariant parameters = model.data(wte.siblingAtColumn(ModuleTreeModel::ParametersColumn), Qt::UserRole);
+  EXPECT_EQ(parameters.typeId(), QMetaType::LongLong);
+  EXPECT_EQ(parameters.toLongLong(), 38'597'376);
+  const QVariant size = model.data(wte.siblingAtColumn(ModuleTreeModel::SizeColumn), Qt::UserRole);
+  EXPECT_EQ(size.typeId(), QMetaType::LongLong);
+  EXPECT_EQ(size.toLongLong(), 154'389'504);
+  const QVariant share = model.data(wte.siblingAtColumn(ModuleTreeModel::ShareColumn), Qt::UserRole);
+  EXPECT_EQ(share.typeId(), QMetaType::Double);
+  EXPECT_NEAR(share.toDouble(), 100.0 * 38'597'376 / 124'439'808, 1e-9);
+  EXPECT_EQ(model.data(wte, Qt::UserRole).toString(), "wte");
+
+  // Shared tensors are counted once at the root, so the root's children may
+  // add up to more than 100%.
+  const QModelIndex root = model.index(0, 0);
+  double children = 0;
+  for (int row = 0; row < model.rowCount(root); ++row) {
+    children += model.data(model.index(row, ModuleTreeModel::ShareColumn, root), Qt::UserRole).toDouble();
+  }
+  EXPECT_GT(children, 100.0);
+}
+
+TEST_F(ViewsModuleTree, HeaderNames) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  const QStringList expected = {"Module", "Type", "Parameters", "Size", "Share"};
+  ASSERT_EQ(model.columnCount(), expected.size());
+  for (int column = 0; column < expected.size(); ++column) {
+    EXPECT_EQ(model.headerData(column, Qt::Horizontal).toString(), expected[column]);
+  }
+  EXPECT_FALSE(model.headerData(ModuleTreeModel::ColumnCount, Qt::Horizontal).isValid());
+}
+
+TEST_F(ViewsModuleTree, SetModulesResetsToACopyOfTheNewTree) {
+  ModuleTreeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setModules(gpt2_tree());
+
+  QSignalSpy aboutToReset(&model, &QAbstractItemModel::modelAboutToBeReset);
+  QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+  ModuleInfo llama = llama_tree();
+  model.setModules(llama);
+  EXPECT_EQ(aboutToReset.count(), 1);
+  EXPECT_EQ(reset.count(), 1);
+
+  // The model keeps its own copy: changing the caller's tree changes nothing.
+  llama.children.clear();
+  llama.type = "Changed";
+
+  ASSERT_EQ(model.rowCount(), 1);
+  const QModelIndex root = model.index(0, 0);
+  EXPECT_EQ(text(model, root, ModuleTreeModel::TypeColumn), "LlamaForCausalLM");
+  EXPECT_EQ(text(model, root, ModuleTreeModel::ParametersColumn), "6.74B");
+  EXPECT_EQ(text(model, root, ModuleTreeModel::SizeColumn), "26.95 GB");
+  ASSERT_EQ(model.rowCount(root), 3);
+  EXPECT_EQ(text(model, model.index(1, 0, root), ModuleTreeModel::ShareColumn), "1.9%");
+  EXPECT_EQ(text(model, model.index(2, 0, root), ModuleTreeModel::ShareColumn), "0.0%");
+  EXPECT_FALSE(model.indexForPath("transformer.wte").isValid());
+  EXPECT_EQ(model.module(model.indexForPath("model"))->type, "LlamaModel");
+}
+
+TEST_F(ViewsOpHistogram, SortedByCountThenName) {
+  OpHistogramModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setHistogram({{"aten::add", 12},
+                      {"aten::matmul", 48},
+                      {"aten::linear", 48},
+                      {"prim::ListConstruct", 3},
+                      {"aten::softmax", 12}});
+
+  const QStringList ops = {"aten::linear", "aten::matmul", "aten::add", "aten::softmax", "prim::ListConstruct"};
+  const qlonglong counts[] = {48, 48, 12, 12, 3};
+  ASSERT_EQ(model.rowCount(), ops.size());
+  for (int row = 0; row < ops.size(); ++row) {
+    EXPECT_EQ(model.data(model.index(row, OpHistogramModel::OpColumn)).toString(), ops[row]);
+    EXPECT_EQ(model.data(model.index(row, OpHistogramModel::CountColumn)).toString(), QString::number(counts[row]));
+    const QVariant raw = model.data(model.index(row, OpHistogramModel::CountColumn), Qt::UserRole);
+    EXPECT_EQ(raw.typeId(), QMetaType::LongLong);
+    EXPECT_EQ(raw.toLongLong(), counts[row]);
+  }
+  EXPECT_TRUE(right_aligned(model.data(model.index(0, OpHistogramModel::CountColumn), Qt::TextAlignmentRole)));
+  EXPECT_FALSE(right_aligned(model.data(model.index(0, OpHistogramModel::OpColumn), Qt::TextAlignmentRole)));
+  EXPECT_EQ(model.headerData(OpHistogramModel::OpColumn, Qt::Horizontal).toString(), "Op");
+  EXPECT_EQ(model.headerData(OpHistogramModel::CountColumn, Qt::Horizontal).toString(), "Count");
+  EXPECT_FALSE(model.index(ops.size(), 0).isValid());
+}
+
+TEST_F(ViewsOpHistogram, EmptyAndReset) {
+  OpHistogramModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  EXPECT_EQ(model.rowCount(), 0);
+  EXPECT_EQ(model.columnCount(), 2);
+
+  model.setHistogram({{"aten::add", 1}});
+  QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+  model.setHistogram({});
+  EXPECT_EQ(reset.count(), 1);
+  EXPECT_EQ(model.rowCount(), 0);
+}
+
+TEST_F(ViewsOpHistogram, FromModelInfoLeavesConstantsOut) {
+  mlopt::ModelInfo info;
+  for (const char* kind : {"prim::Constant", "aten::linear", "prim::Constant", "aten::gelu", "aten::linear"}) {
+    mlopt::NodeInfo node;
+    node.kind = kind;
+    info.nodes.push_back(node);
+  }
+  OpHistogramModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setHistogram(info.op_histogram());
+  ASSERT_EQ(model.rowCount(), 2);
+  EXPECT_EQ(model.data(model.index(0, 0)).toString(), "aten::linear");
+  EXPECT_EQ(model.data(model.index(0, 1)).toString(), "2");
+  EXPECT_EQ(model.data(model.index(1, 0)).toString(), "aten::gelu");
+}
+
+TEST(ViewsResources, IconIsCompiledIn) {
+  ensure_app();
+  QFile file(QStringLiteral(":/icons/mlopt.svg"));
+  ASSERT_TRUE(file.exists());
+  ASSERT_TRUE(file.open(QIODevice::ReadOnly));
+  QXmlStreamReader xml(&file);
+  ASSERT_TRUE(xml.readNextStartElement());
+  EXPECT_EQ(xml.name().toString(), "svg");
+  EXPECT_FALSE(xml.attributes().value(QLatin1String("viewBox")).isEmpty());
+  while (!xml.atEnd()) xml.readNext();
+  EXPECT_FALSE(xml.hasError()) << xml.errorString().toStdString();
+}
+
+TEST(ViewsResources, IconRenders) {
+  ensure_app();
+  // QIcon reads SVG through Qt SVG's image plugin; without it the icon is
+  // null in the application too, so say what is missing.
+  if (!QImageReader::supportedImageFormats().contains("svg")) {
+    GTEST_SKIP() << "Qt's SVG image plugin is not installed (Debian: libqt6svg6)";
+  }
+  const QIcon icon(QStringLiteral(":/icons/mlopt.svg"));
+  ASSERT_FALSE(icon.isNull());
+  const QImage image = icon.pixmap(64, 64).toImage();
+  ASSERT_FALSE(image.isNull());
+  // The centre is on the die: drawn, not transparent.
+  EXPECT_GT(qAlpha(image.pixel(image.width() / 2, image.height() / 2)), 0);
+}
