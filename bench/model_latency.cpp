@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mlopt/core/atomic_file.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/model.h"
 #include "mlopt/core/project.h"

@@ -5,6 +5,11 @@ function(mlopt_warnings target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
+  # GCC 12 warns falsely about std::string concatenation at -O2 (GCC bug
+  # 105329: "accessing 9223372036854775810 or more bytes"); 13 fixed it.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-restrict -Wno-stringop-overflow>)
+  endif()
 endfunction()
 
 # True when the libtorch found links its CUDA libraries (the PyTorch wheel's

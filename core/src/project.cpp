@@ -1,11 +1,10 @@
 #include "mlopt/core/project.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "mlopt/core/atomic_file.h"
 #include "mlopt/core/error.h"
 
 namespace mlopt {
@@ -14,20 +13,8 @@ using nlohmann::json;
 
 // --- RunResult <-> JSON ------------------------------------------------------
 
-void to_json(json& j, const LatencyStats& s) {
-  j = {{"count", s.count},   {"mean_ms", s.mean_ms}, {"median_ms", s.median_ms}, {"p10_ms", s.p10_ms},
-       {"p90_ms", s.p90_ms}, {"min_ms", s.min_ms},   {"max_ms", s.max_ms},       {"stddev_ms", s.stddev_ms}};
-}
-void from_json(const json& j, LatencyStats& s) {
-  j.at("count").get_to(s.count);
-  j.at("mean_ms").get_to(s.mean_ms);
-  j.at("median_ms").get_to(s.median_ms);
-  j.at("p10_ms").get_to(s.p10_ms);
-  j.at("p90_ms").get_to(s.p90_ms);
-  j.at("min_ms").get_to(s.min_ms);
-  j.at("max_ms").get_to(s.max_ms);
-  j.at("stddev_ms").get_to(s.stddev_ms);
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LatencyStats, count, mean_ms, median_ms, p10_ms, p90_ms, min_ms, max_ms,
+                                   stddev_ms)
 
 void to_json(json& j, const OutputInfo& o) {
   j = {{"name", o.name}, {"shape", o.shape}, {"dtype", to_string(o.dtype)}, {"all_finite", o.all_finite}};
@@ -85,27 +72,6 @@ RunResult run_result_from_json(const std::string& text) {
 }
 
 // --- files -------------------------------------------------------------------
-
-void write_file_atomically(const std::filesystem::path& file, const std::string& contents) {
-  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-  const auto tmp = dir / ("." + file.filename().string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw IoError("cannot write '" + file.string() + "' (is the folder writable and the disk not full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw IoError("cannot replace '" + file.string() + "': " + ec.message());
-  }
-}
 
 void Project::save(const std::filesystem::path& file) const {
   const auto base = std::filesystem::absolute(file).parent_path();

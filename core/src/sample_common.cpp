@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "mlopt/core/atomic_file.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/sample_models.h"
 #include "mlopt/core/torch_bridge.h"
@@ -25,37 +26,6 @@ std::string join(const std::vector<std::string>& items) {
     out += out.empty() ? item : ", " + item;
   }
   return out;
-}
-
-// libtorch's exceptions carry a C++ backtrace, and filesystem errors name
-// our temp file; neither means anything to a user.
-std::string reason(const std::exception& error) {
-  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) {
-    return c10_error->what_without_backtrace();
-  }
-  if (const auto* fs_error = dynamic_cast<const std::filesystem::filesystem_error*>(&error)) {
-    return fs_error->code().message();
-  }
-  return error.what();
-}
-
-// A name no other writer picks: hidden, beside the target, random suffix.
-std::filesystem::path temp_path_for(const std::filesystem::path& file) {
-  std::random_device random;
-  std::ostringstream name;
-  name << '.' << file.filename().string() << ".tmp-" << std::hex << random() << random();
-  return file.parent_path() / name.str();
-}
-
-void create_parent_directories(const std::filesystem::path& file) {
-  const auto parent = file.parent_path();
-  if (parent.empty()) return;
-  std::error_code error;
-  std::filesystem::create_directories(parent, error);
-  if (error) {
-    throw IoError("cannot write sample model " + file.string() + ": cannot create directory " +
-                  parent.string() + " (" + error.message() + ")");
-  }
 }
 
 }  // namespace
@@ -198,16 +168,8 @@ void convert_and_eval(torch::jit::Module& module, DType dtype) {
 }
 
 void save_atomically(const torch::jit::Module& module, const std::filesystem::path& file) {
-  create_parent_directories(file);
-  const auto temp = temp_path_for(file);
-  try {
-    module.save(temp.string());
-    std::filesystem::rename(temp, file);
-  } catch (const std::exception& error) {
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);
-    throw IoError("cannot write sample model " + file.string() + ": " + reason(error));
-  }
+  write_atomically(file, [&](const std::filesystem::path& temp) { module.save(temp.string()); },
+                   /*create_parents=*/true);
 }
 
 [[noreturn]] void unknown_preset(std::string_view arch, std::string_view name) {

@@ -44,6 +44,20 @@ void rewrite_archive(const std::filesystem::path& from, const std::filesystem::p
   writer.writeEndOfFile();
 }
 
+// Replaces every `from` by `to` in the archive's TorchScript code (code/*.py).
+void replace_in_code(const std::filesystem::path& from_file, const std::filesystem::path& to_file,
+                     const std::string& from, const std::string& to) {
+  rewrite_archive(from_file, to_file, [&](const std::string& name, std::string bytes) {
+    const bool code = name.find("code/") != std::string::npos && name.size() > 3 &&
+                      name.compare(name.size() - 3, 3, ".py") == 0;
+    if (!code) return bytes;
+    for (auto at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + to.size())) {
+      bytes.replace(at, from.size(), to);
+    }
+    return bytes;
+  });
+}
+
 }  // namespace
 
 TEST(BadModel, MissingFile) {
@@ -95,17 +109,8 @@ TEST(BadModel, TruncatedFile) {
 
 TEST(BadModel, OperatorFromANewerPyTorch) {
   test::ScratchDir dir;
-  rewrite_archive(test::tiny_gpt2(), dir / "newer.pt", [](const std::string& name, std::string bytes) {
-    if (name.find("code/") == std::string::npos || name.size() < 3 || name.substr(name.size() - 3) != ".py") {
-      return bytes;
-    }
-    // An aten operator this libtorch does not know, as a newer one might have.
-    for (std::size_t at = bytes.find("torch.softmax("); at != std::string::npos;
-         at = bytes.find("torch.softmax(", at + 1)) {
-      bytes.replace(at, 14, "torch.softmax_from_2030(");
-    }
-    return bytes;
-  });
+  // An aten operator this libtorch does not know, as a newer one might have.
+  replace_in_code(test::tiny_gpt2(), dir / "newer.pt", "torch.softmax(", "torch.softmax_from_2030(");
   const std::string msg = load_error(dir / "newer.pt");
   expect_contains(msg, "aten::softmax_from_2030");
   expect_contains(msg, "newer");
@@ -113,14 +118,7 @@ TEST(BadModel, OperatorFromANewerPyTorch) {
 
 TEST(BadModel, UnregisteredCustomOperator) {
   test::ScratchDir dir;
-  rewrite_archive(test::tiny_gpt2(), dir / "custom.pt", [](const std::string& name, std::string bytes) {
-    if (name.find("code/") == std::string::npos || name.substr(name.size() - 3) != ".py") return bytes;
-    for (std::size_t at = bytes.find("torch.softmax("); at != std::string::npos;
-         at = bytes.find("torch.softmax(", at + 1)) {
-      bytes.replace(at, 14, "ops.mlopt_missing.attention(");
-    }
-    return bytes;
-  });
+  replace_in_code(test::tiny_gpt2(), dir / "custom.pt", "torch.softmax(", "ops.mlopt_missing.attention(");
   const std::string msg = load_error(dir / "custom.pt");
   expect_contains(msg, "mlopt_missing::attention");
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mlopt/core/error.h"
+#include "mlopt/core/atomic_file.h"
 #include "mlopt/core/project.h"
 #include "test_support.h"
 
@@ -159,4 +160,22 @@ TEST(RunResultJson, RoundTrip) {
   EXPECT_EQ(back.spec, r.spec);
   EXPECT_EQ(back.timer, r.timer);
   EXPECT_THROW(run_result_from_json("{"), UsageError);
+}
+
+TEST(AtomicFile, AFailingWriterLeavesTheOldFileAndNoTemporary) {
+  test::ScratchDir dir;
+  write_file_atomically(dir / "f.txt", "old");
+  EXPECT_THROW(write_atomically(dir / "f.txt",
+                                [](const std::filesystem::path& temp) {
+                                  test::write_text(temp, "half");
+                                  throw std::runtime_error("disk full");
+                                }),
+               IoError);
+  EXPECT_EQ(test::read_text(dir / "f.txt"), "old");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1);
+  write_atomically(dir / "sub/dir/g.txt", [](const std::filesystem::path& temp) { test::write_text(temp, "new"); },
+                   /*create_parents=*/true);
+  EXPECT_EQ(test::read_text(dir / "sub/dir/g.txt"), "new");
 }

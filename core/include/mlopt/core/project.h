@@ -38,7 +38,4 @@ RunResult run_result_from_json(const std::string& text);
 // JSON text of a model description (the CLI's `inspect --json`).
 std::string to_json(const ModelInfo& info, int indent = 2);
 
-// Writes `contents` to `file` atomically (temporary file + rename). Throws IoError.
-void write_file_atomically(const std::filesystem::path& file, const std::string& contents);
-
 }  // namespace mlopt
