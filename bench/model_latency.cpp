@@ -72,12 +72,18 @@ int main(int argc, char** argv) {
     mlopt::LoadOptions load;
     load.device = mlopt::parse_device(args.device);
     if (!args.dtype.empty()) load.dtype = mlopt::parse_dtype(args.dtype);
-    const auto model = mlopt::Model::load(args.model, load);
 
     nlohmann::json runs = nlohmann::json::array();
     std::string device_name;
     std::printf("%-12s %10s %10s %10s %14s\n", "batch x seq", "median ms", "p10 ms", "p90 ms", "tokens/s");
+    std::string dtype, torch_version;
     for (const auto& [batch, seq] : args.sizes) {
+      // A fresh load per size, as `mlopt run` does: TorchScript's profiling
+      // executor specialises on the first shapes it sees, and a model that
+      // has run other shapes takes slower fallback paths.
+      const auto model = mlopt::Model::load(args.model, load);
+      dtype = mlopt::to_string(model.info().dtype);
+      torch_version = model.info().torch_version;
       const auto spec = mlopt::InputSpec::parse("ids:int64[" + std::to_string(batch) + "," + std::to_string(seq) + "]");
       const auto r = mlopt::run(model, spec, {.warmup = args.warmup, .iterations = args.iters});
       device_name = r.device_name;
@@ -91,9 +97,9 @@ int main(int argc, char** argv) {
       const nlohmann::json doc = {{"benchmark", "model_latency"},
                                   {"model", args.model},
                                   {"device", device_name},
-                                  {"dtype", mlopt::to_string(model.info().dtype)},
+                                  {"dtype", dtype},
                                   {"date", runs.empty() ? "" : runs[0]["timestamp"]},
-                                  {"torch_version", model.info().torch_version},
+                                  {"torch_version", torch_version},
                                   {"runs", runs}};
       mlopt::write_file_atomically(args.json, doc.dump(2) + "\n");
       std::printf("wrote %s\n", args.json.c_str());

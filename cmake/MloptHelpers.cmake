@@ -8,7 +8,7 @@ function(mlopt_warnings target)
   # GCC 12 warns falsely about std::string concatenation at -O2 (GCC bug
   # 105329: "accessing 9223372036854775810 or more bytes"); 13 fixed it.
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-restrict -Wno-stringop-overflow>)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-restrict -Wno-stringop-overflow -Wno-array-bounds>)
   endif()
 endfunction()
 

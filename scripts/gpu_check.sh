@@ -19,10 +19,10 @@ echo "libtorch from $torch_prefix" | tee -a "$out/gpu.txt"
 set -e
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_GUI=OFF \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
-  -DCMAKE_CUDA_ARCHITECTURES=90 >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
-grep "mlopt:" "$out/configure.log"
-cmake --build "$build" -j 16 >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
-echo "build warnings: $(grep -c "warning:" "$out/build.log" || true)"
+  -DCMAKE_CUDA_ARCHITECTURES=90 >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
+grep "mlopt:" /tmp/configure.log
+cmake --build "$build" -j 16 >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
+echo "build warnings: $(grep -c "warning:" /tmp/build.log || true)"
 set +e
 
 status=0
@@ -37,9 +37,14 @@ model=/tmp/mlopt-gpt2.pt
 "$mlopt" make-model gpt2 --preset gpt2 -o "$model"
 for size in 1,128 1,1024 8,1024; do
   "$mlopt" run "$model" --input "ids:int64[$size]" --device cuda --dtype fp16 --iters 50 --warmup 10 \
-    >"$out/run-gpt2-fp16-${size/,/x}.txt" 2>&1 || status=1
-  sed -n '5,9p' "$out/run-gpt2-fp16-${size/,/x}.txt"
+    >>"$out/mlopt-run-gpt2-fp16.txt" 2>&1 || status=1
+  echo >>"$out/mlopt-run-gpt2-fp16.txt"
 done
+grep -E "^(input|forward)" "$out/mlopt-run-gpt2-fp16.txt"
+# A request that cannot fit: one clear line and status 1, not a crash.
+"$mlopt" make-model gpt2 --preset tiny -o /tmp/mlopt-tiny.pt >/dev/null
+"$mlopt" run /tmp/mlopt-tiny.pt --input 'ids:int64[524288,128]' --device cuda --iters 1 --warmup 0
+echo "out-of-memory run exit status: $? (expected 1)"
 "$build/bench/bench_model_latency" "$model" --device cuda --dtype fp16 --iters 50 --warmup 10 \
   --sizes 1x128,1x1024,8x1024 --json "$out/gpt2-fp16-latency.json" || status=1
 exit $status

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "mlopt/core/error.h"
 #include "mlopt/core/runner.h"
 #include "mlopt/core/torch_bridge.h"
 #include "test_support.h"
@@ -58,4 +59,25 @@ TEST(RunnerCuda, AnalyzeOnTheGpu) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST(RunnerCuda, OutOfMemoryIsReportedAndRecoverable) {
+  REQUIRE_GPU();
+  LoadOptions gpu;
+  gpu.device = parse_device("cuda");
+  const auto model = Model::load(test::tiny_gpt2(), gpu);
+  // 2^19 sequences of 128 tokens: the attention scores alone would need
+  // 2^19 x 4 heads x 128 x 128 x 4 bytes = 128 GiB.
+  try {
+    run(model, InputSpec::parse("ids:int64[524288,128]"), {.warmup = 0, .iterations = 1});
+    FAIL() << "no out-of-memory error";
+  } catch (const OutOfMemoryError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("smaller batch"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("frame #"), std::string::npos) << msg;
+  }
+  // The process and the device stay usable.
+  const auto result = run(model, InputSpec::parse("ids:int64[2,16]"), {.warmup = 1, .iterations = 2});
+  EXPECT_TRUE(result.outputs[0].all_finite);
 }
