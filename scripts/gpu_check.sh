@@ -47,4 +47,28 @@ grep -E "^(input|forward)" "$out/mlopt-run-gpt2-fp16.txt"
 echo "out-of-memory run exit status: $? (expected 1)"
 "$build/bench/bench_model_latency" "$model" --device cuda --dtype fp16 --iters 50 --warmup 10 \
   --sizes 1x128,1x1024,8x1024 --json "$out/gpt2-fp16-latency.json" || status=1
+# Profile: the ranking, a trace that must parse, the JSON result.
+export MLOPT_CACHE_DIR=/tmp/mlopt-cache
+"$mlopt" profile "$model" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --iters 10 --warmup 5 \
+  --json "$out/profile-gpt2-fp16-8x1024.json" --trace "$out/trace-gpt2-fp16-8x1024.json" \
+  >"$out/profile.txt" 2>&1 || status=1
+"$mlopt" profile "$model" --input 'ids:int64[1,128]' --device cuda --dtype fp16 --iters 10 --warmup 5 \
+  >>"$out/profile.txt" 2>&1 || status=1
+cat "$out/profile.txt" | head -60
+python3 - "$out" <<'PY' || status=1
+import json, sys
+out = sys.argv[1]
+trace = json.load(open(f"{out}/trace-gpt2-fp16-8x1024.json"))
+events = trace["traceEvents"]
+kinds = {}
+for e in events:
+    kinds[e["ph"]] = kinds.get(e["ph"], 0) + 1
+print("trace events by phase:", kinds)
+p = json.load(open(f"{out}/profile-gpt2-fp16-8x1024.json"))
+total = sum(c["time_us"] for c in p["categories"])
+print(f"categories sum {total/1e3:.3f} ms; profiled mean {p['mean_iteration_us']/1e3:.3f}, median "
+      f"{p['iteration_us']/1e3:.3f}; unprofiled median {p['unprofiled_iteration_us']/1e3:.3f} ms; "
+      f"sum/unprofiled = {total/p['unprofiled_iteration_us']:.3f}; overhead {100*p['overhead']:.1f}%; "
+      f"correlated {100*p['correlated_kernel_share']:.2f}%; dropped {p['dropped_records']}")
+PY
 exit $status

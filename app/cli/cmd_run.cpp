@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "format.h"
+#include "project_update.h"
 #include "mlopt/core/model.h"
 #include "mlopt/core/project.h"
 #include "mlopt/core/runner.h"
@@ -43,17 +44,6 @@ void print_text(const RunResult& r) {
   }
 }
 
-void record_in_project(const std::string& file, const RunResult& r, const LoadOptions& load) {
-  Project project;
-  if (std::filesystem::exists(file)) project = Project::load(file);
-  project.model_path = std::filesystem::absolute(r.model_path);
-  project.input_spec = r.spec;
-  project.device = load.device;
-  project.dtype = r.dtype;
-  project.runs.push_back(r);
-  project.save(file);
-}
-
 }  // namespace
 
 Command add_run(CLI::App& app) {
@@ -89,7 +79,15 @@ Command add_run(CLI::App& app) {
             } else {
               print_text(result);
             }
-            if (!o->project.empty()) record_in_project(o->project, result, load);
+            if (!o->project.empty()) {
+              update_project(o->project, [&](Project& project) {
+                project.model_path = std::filesystem::absolute(result.model_path);
+                project.input_spec = result.spec;
+                project.device = load.device;
+                project.dtype = result.dtype;
+                project.runs.push_back(result);
+              });
+            }
             return 0;
           }};
 }

@@ -16,6 +16,7 @@ struct Command {
 
 Command add_inspect(CLI::App& app);
 Command add_run(CLI::App& app);
+Command add_profile(CLI::App& app);
 Command add_make_model(CLI::App& app);
 Command add_devices(CLI::App& app);
 

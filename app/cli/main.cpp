@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   app.footer("Run 'mlopt COMMAND --help' for a command's options. Input specs: see README (e.g. ids:int64[8,1024]).");
 
   const std::vector<mlopt::cli::Command> commands = {
-      mlopt::cli::add_inspect(app), mlopt::cli::add_run(app), mlopt::cli::add_make_model(app),
+      mlopt::cli::add_inspect(app), mlopt::cli::add_run(app), mlopt::cli::add_profile(app), mlopt::cli::add_make_model(app),
       mlopt::cli::add_devices(app)};
   try {
     app.parse(argc, argv);

@@ -85,6 +85,8 @@ void Project::save(const std::filesystem::path& file) const {
             {"transforms", transforms_json},
             {"runs", json::array()}};
   for (const auto& r : runs) j["runs"].push_back(run_json(r));
+  j["profiles"] = json::array();
+  for (const auto& text : profiles) j["profiles"].push_back(json::parse(text));
   write_file_atomically(file, j.dump(2) + "\n");
 }
 
@@ -118,6 +120,11 @@ Project Project::load(const std::filesystem::path& file) {
     p.dtype = parse_dtype(j.at("dtype").get<std::string>());
     p.transforms = j.at("transforms").get<std::vector<std::string>>();
     for (const auto& r : j.at("runs")) p.runs.push_back(run_from_json(r));
+    // Absent in projects written before profiling existed.
+    for (const auto& profile : j.value("profiles", json::array())) {
+      if (!profile.is_object()) throw ProjectError("project " + name + " has a profile that is not a JSON object");
+      p.profiles.push_back(profile.dump());
+    }
   } catch (const json::exception& e) {
     throw ProjectError("project " + name + " is missing a field or has one of the wrong type: " + e.what());
   } catch (const Error& e) {

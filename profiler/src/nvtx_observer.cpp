@@ -2,9 +2,7 @@
 
 #include <stdexcept>
 
-#if MLOPT_HAVE_NVTX
-#include <nvtx3/nvToolsExt.h>
-#endif
+#include "nvtx_ranges.h"
 
 namespace mlopt::profiler {
 
@@ -15,21 +13,14 @@ std::string NvtxIterationObserver::range_name(int index, bool warmup) {
 bool NvtxIterationObserver::available() { return MLOPT_HAVE_NVTX; }
 
 void NvtxIterationObserver::on_iteration_begin(int index, bool warmup) {
-#if MLOPT_HAVE_NVTX
-  nvtxRangePushA(range_name(index, warmup).c_str());
-#else
-  (void)index;
-  (void)warmup;
-#endif
+  nvtx_push(range_name(index, warmup).c_str());
   ++open_;
 }
 
 void NvtxIterationObserver::on_iteration_end(int, bool) {
   // An end without a begin would pop a range some other code pushed.
   if (open_ == 0) throw std::logic_error("NVTX iteration range ended without a begin");
-#if MLOPT_HAVE_NVTX
-  nvtxRangePop();
-#endif
+  nvtx_pop();
   --open_;
 }
 

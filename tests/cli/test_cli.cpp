@@ -34,7 +34,7 @@ nlohmann::json json_of(const std::string& text) {
 }  // namespace
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* cmd : {"", "inspect ", "run ", "make-model ", "devices "}) {
+  for (const char* cmd : {"", "inspect ", "run ", "profile ", "make-model ", "devices "}) {
     const auto r = run_cli(std::string(cmd) + "--help");
     EXPECT_EQ(r.status, 0) << cmd << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
@@ -153,4 +153,34 @@ TEST(Cli, NewerProjectIsRefusedAndKept) {
                              quote(project)),
                      1, "newer mlopt");
   EXPECT_EQ(mlopt::test::read_text(project), R"({"format": "mlopt-project", "schema_version": 99})");
+}
+
+TEST(Cli, ProfileWritesJsonTraceAndProject) {
+  mlopt::test::ScratchDir dir;
+  const auto r = run_cli("profile " + quote(mlopt::test::tiny_gpt2()) + " --input 'ids:int64[2,16]' --iters 2 --warmup 1" +
+                         " --json " + quote(dir / "p.json") + " --trace " + quote(dir / "t.json") + " --project " +
+                         quote(dir / "p.mlopt"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Where the time goes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("attention"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("overhead"), std::string::npos) << r.out;
+  const auto profile = json_of(mlopt::test::read_text(dir / "p.json"));
+  EXPECT_EQ(profile["format"], "mlopt-profile");
+  EXPECT_FALSE(profile["categories"].empty());
+  const auto trace = json_of(mlopt::test::read_text(dir / "t.json"));
+  EXPECT_FALSE(trace["traceEvents"].empty());
+  const auto project = mlopt::Project::load(dir / "p.mlopt");
+  ASSERT_EQ(project.profiles.size(), 1u);
+  EXPECT_EQ(json_of(project.profiles[0])["input_spec"], "ids:int64[2,16]");
+}
+
+TEST(Cli, ProfileBadInputs) {
+  expect_clean_error(run_cli("profile " + quote(mlopt::test::tiny_gpt2()) + " --input 'ids:fp32[1,4]'"), 1,
+                     "ids:fp32[1,4]");
+  const auto devices = run_cli("devices");
+  if (devices.out.find("cuda:0") == std::string::npos) {
+    expect_clean_error(
+        run_cli("profile " + quote(mlopt::test::tiny_gpt2()) + " --input 'ids:int64[1,4]' --device cuda"), 1,
+        "--device cpu");
+  }
 }

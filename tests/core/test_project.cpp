@@ -179,3 +179,21 @@ TEST(AtomicFile, AFailingWriterLeavesTheOldFileAndNoTemporary) {
                    /*create_parents=*/true);
   EXPECT_EQ(test::read_text(dir / "sub/dir/g.txt"), "new");
 }
+
+TEST(Project, KeepsProfilesAsJson) {
+  test::ScratchDir dir;
+  test::write_text(dir / "m.pt", "x");
+  auto p = sample_project(dir / "m.pt");
+  p.profiles = {R"({"format":"mlopt-profile","iteration_us":12.5})"};
+  p.save(dir / "p.mlopt");
+  const auto loaded = Project::load(dir / "p.mlopt");
+  ASSERT_EQ(loaded.profiles.size(), 1u);
+  EXPECT_NE(loaded.profiles[0].find("\"iteration_us\":12.5"), std::string::npos) << loaded.profiles[0];
+  // A project from before profiles existed still opens.
+  auto text = test::read_text(dir / "p.mlopt");
+  const auto at = text.find("\"profiles\"");
+  ASSERT_NE(at, std::string::npos);
+  test::write_text(dir / "old.mlopt", R"({"format": "mlopt-project", "schema_version": 1, "model": "m.pt",
+    "input_spec": "ids:int64[1,4]", "device": "cpu", "dtype": "fp32", "transforms": [], "runs": []})");
+  EXPECT_TRUE(Project::load(dir / "old.mlopt").profiles.empty());
+}

@@ -22,6 +22,9 @@ struct Project {
   DType dtype = DType::F32;
   std::vector<std::string> transforms;  // names of the transforms chosen, in order
   std::vector<RunResult> runs;
+  // Profiles (the profiler's ProfileResult as JSON text): core stores them
+  // without knowing their type, since the profiler sits above core.
+  std::vector<std::string> profiles;
 
   // Throws ProjectError: unreadable file, malformed JSON (with the line and
   // column), a schema version newer than this mlopt reads, a missing field,

@@ -1,6 +1,6 @@
 #pragma once
 // GPU activity as plain values, and the interface of whatever records it.
-// The CUPTI implementation (cupti_source.h) fills these on a GPU machine;
+// The CUPTI implementation (make_cupti_source below) fills these on a GPU machine;
 // tests build them by hand, so correlation, aggregation and ranking are
 // tested on machines without a GPU. No CUDA, CUPTI or libtorch types here.
 #include <cstdint>

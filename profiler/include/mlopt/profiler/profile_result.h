@@ -106,6 +106,7 @@ struct ProfileResult {
   int iterations = 0;
 
   double iteration_us = 0;             // median profiled iteration
+  double mean_iteration_us = 0;        // mean profiled iteration: what the categories add up to
   double unprofiled_iteration_us = 0;  // median without the profiler
   double overhead = 0;                 // iteration_us / unprofiled - 1
   double gpu_busy_us = 0;              // per iteration: time some kernel was running

@@ -1,0 +1,159 @@
+// mlopt profile MODEL --input SPEC: where the forward's time goes, and why.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "format.h"
+#include "mlopt/core/atomic_file.h"
+#include "mlopt/core/model.h"
+#include "mlopt/profiler/chrome_trace.h"
+#include "mlopt/profiler/profile_json.h"
+#include "mlopt/profiler/profiler.h"
+#include "project_update.h"
+
+namespace mlopt::cli {
+namespace {
+
+struct ProfileCliOptions {
+  std::string model;
+  std::vector<std::string> input;
+  std::string device = "cpu";
+  std::string dtype;
+  int iterations = 10;
+  int warmup = 3;
+  uint64_t seed = 0;
+  int top = 15;
+  int module_depth = 0;
+  bool no_gpu_trace = false;
+  std::string json, trace, project;
+};
+
+std::string ms(double us) { return fixed(us / 1e3, 3); }
+std::string percent(double share) { return fixed(100 * share, 1) + "%"; }
+
+void print_header(const profiler::ProfileResult& p) {
+  std::cout << "model       " << p.model_path << " (" << to_string(p.dtype) << ")\n"
+            << "device      " << to_string(p.device) << ": " << p.device_name << "\n"
+            << "input       " << p.spec.to_string() << "\n"
+            << "iteration   " << ms(p.iteration_us) << " ms median, " << ms(p.mean_iteration_us) << " ms mean over "
+            << p.iterations << " profiled; " << ms(p.unprofiled_iteration_us)
+            << " ms median without the profiler: overhead " << percent(p.overhead) << "\n";
+  if (p.gpu_busy_us > 0 || !p.kernels.empty()) {
+    std::cout << "gpu         busy " << ms(p.gpu_busy_us) << " ms per iteration, "
+              << percent(p.correlated_kernel_share) << " of kernel time traced to its op, " << p.dropped_records
+              << " records dropped\n";
+  }
+  const auto& c = p.ceilings;
+  std::cout << "ceilings    " << fixed(c.matmul_tflops, 1) << " TFLOP/s " << to_string(c.dtype) << " GEMM, "
+            << fixed(c.copy_gbps, 0) << " GB/s copy, " << fixed(c.launch_overhead_us, 1) << " us per tiny op"
+            << " (measured " << c.measured_at << ")\n"
+            << "memory      peak " << human_bytes(p.peak_memory_bytes) << " allocated\n\n";
+}
+
+void print_tables(const profiler::ProfileResult& p, int top) {
+  std::vector<std::vector<std::string>> rows;
+  double total = 0;
+  for (const auto& c : p.categories) {
+    rows.push_back({c.category, ms(c.time_us), percent(c.share), to_string(c.bound), ms(c.potential_saving_us)});
+    total += c.time_us;
+  }
+  rows.push_back({"total", ms(total), "", "", ""});
+  std::cout << "Where the time goes (mean per iteration)\n"
+            << table({"category", "ms", "share", "bound", "saving ms"}, rows) << "\n";
+
+  rows.clear();
+  for (std::size_t i = 0; i < p.modules.size() && static_cast<int>(i) < top; ++i) {
+    rows.push_back({p.modules[i].module_path, ms(p.modules[i].time_us), percent(p.modules[i].share)});
+  }
+  std::cout << "Modules\n" << table({"module", "ms", "share"}, rows) << "\n";
+
+  rows.clear();
+  const bool gpu = p.gpu_busy_us > 0;
+  for (std::size_t i = 0; i < p.ops.size() && static_cast<int>(i) < top; ++i) {
+    const auto& o = p.ops[i];
+    rows.push_back({o.name, o.module_path.empty() ? "(root)" : o.module_path, fixed(o.calls, 0),
+                    ms(gpu ? o.gpu_us : o.cpu_total_us), fixed(o.roofline.achieved_tflops, 2),
+                    fixed(o.roofline.achieved_gbps, 0), to_string(o.roofline.bound),
+                    percent(o.roofline.share_of_ceiling)});
+  }
+  std::cout << "Ops (" << (gpu ? "GPU" : "CPU") << " time)\n"
+            << table({"op", "module", "calls", "ms", "TFLOP/s", "GB/s", "bound", "of ceiling"}, rows) << "\n";
+
+  if (gpu) {
+    rows.clear();
+    for (std::size_t i = 0; i < p.kernels.size() && static_cast<int>(i) < top; ++i) {
+      const auto& k = p.kernels[i];
+      std::string name = k.name.size() > 60 ? k.name.substr(0, 57) + "..." : k.name;
+      rows.push_back({name, k.op, fixed(k.calls, 0), ms(k.gpu_us), to_string(k.roofline.bound),
+                      percent(k.roofline.share_of_ceiling)});
+    }
+    std::cout << "Kernels\n" << table({"kernel", "op", "calls", "ms", "bound", "of ceiling"}, rows) << "\n";
+  }
+
+  std::cout << "Recommendations\n";
+  if (p.recommendations.empty()) std::cout << "  none: no transform is expected to save more than 2%\n";
+  for (const auto& r : p.recommendations) {
+    std::cout << "  " << r.transform << ": -" << ms(r.expected_saving_us) << " ms per forward, "
+              << fixed(r.expected_speedup, 2) << "x expected\n      " << r.reason << "\n";
+  }
+}
+
+}  // namespace
+
+Command add_profile(CLI::App& app) {
+  auto o = std::make_shared<ProfileCliOptions>();
+  auto* sub = app.add_subcommand("profile", "Rank where a model's forward spends time and memory, and why");
+  sub->add_option("model", o->model, "TorchScript file (.pt)")->required();
+  sub->add_option("--input", o->input, "Input spec, e.g. ids:int64[8,1024]")->required();
+  sub->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "Convert the model's weights: fp32, fp16 or bf16 (default: as saved)");
+  sub->add_option("--iters", o->iterations, "Profiled iterations (and as many un-profiled for the overhead)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--warmup", o->warmup, "Warm-up iterations")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--seed", o->seed, "Seed for the random inputs")->capture_default_str();
+  sub->add_option("--top", o->top, "Rows per table")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--module-depth", o->module_depth, "Module grouping depth (0: one level below the blocks)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--no-gpu-trace", o->no_gpu_trace, "On CUDA, skip CUPTI (CPU-side op times only)");
+  sub->add_option("--json", o->json, "Write the whole result as JSON to this file");
+  sub->add_option("--trace", o->trace, "Write a Chrome/Perfetto trace of the last iteration to this file");
+  sub->add_option("--project", o->project, "Also store the profile in this project file (.mlopt)");
+  return {sub, [o]() {
+            LoadOptions load;
+            load.device = parse_device(o->device);
+            if (!o->dtype.empty()) load.dtype = parse_dtype(o->dtype);
+            const InputSpec spec = InputSpec::parse_all(o->input);
+            const Model model = Model::load(o->model, load);
+            profiler::ProfileOptions options;
+            options.iterations = o->iterations;
+            options.warmup = o->warmup;
+            options.seed = o->seed;
+            options.gpu_trace = !o->no_gpu_trace;
+            options.module_depth = o->module_depth;
+            const auto result = profiler::profile(model, spec, options);
+            print_header(result);
+            print_tables(result, o->top);
+            if (!o->json.empty()) {
+              write_file_atomically(o->json, profiler::to_json(result, true, 2) + "\n");
+              std::cout << "\nwrote " << o->json << "\n";
+            }
+            if (!o->trace.empty()) {
+              profiler::write_chrome_trace(result, o->trace);
+              std::cout << "wrote " << o->trace << " (open it in https://ui.perfetto.dev)\n";
+            }
+            if (!o->project.empty()) {
+              update_project(o->project, [&](Project& project) {
+                project.model_path = std::filesystem::absolute(result.model_path);
+                project.input_spec = result.spec;
+                project.device = load.device;
+                project.dtype = result.dtype;
+                project.profiles.push_back(profiler::to_json(result));
+              });
+            }
+            return 0;
+          }};
+}
+
+}  // namespace mlopt::cli
