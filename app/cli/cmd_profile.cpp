@@ -1,5 +1,7 @@
 // mlopt profile MODEL --input SPEC: where the forward's time goes, and why.
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <memory>
 
@@ -68,8 +70,23 @@ void print_tables(const profiler::ProfileResult& p, int top) {
   }
   std::cout << "Modules\n" << table({"module", "ms", "share"}, rows) << "\n";
 
-  rows.clear();
+  // The same op in every layer: one row per kind first, then per node.
   const bool gpu = p.gpu_busy_us > 0;
+  std::map<std::string, std::pair<double, double>> kinds;  // name -> (calls, time)
+  for (const auto& o : p.ops) {
+    kinds[o.name].first += o.calls;
+    kinds[o.name].second += gpu ? o.gpu_us : o.cpu_total_us;
+  }
+  std::vector<std::pair<std::string, std::pair<double, double>>> sorted(kinds.begin(), kinds.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  rows.clear();
+  for (std::size_t i = 0; i < sorted.size() && static_cast<int>(i) < top; ++i) {
+    const auto& [name, v] = sorted[i];
+    rows.push_back({name, fixed(v.first, 0), ms(v.second), percent(p.mean_iteration_us > 0 ? v.second / p.mean_iteration_us : 0)});
+  }
+  std::cout << "Op kinds\n" << table({"op", "calls", "ms", "share"}, rows) << "\n";
+
+  rows.clear();
   for (std::size_t i = 0; i < p.ops.size() && static_cast<int>(i) < top; ++i) {
     const auto& o = p.ops[i];
     rows.push_back({o.name, o.module_path.empty() ? "(root)" : o.module_path, fixed(o.calls, 0),

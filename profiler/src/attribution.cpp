@@ -99,6 +99,15 @@ bool decomposes_into(const std::string& node_kind, const std::string& op) {
   return it != kProducts.end() && it->second.count(op) > 0;
 }
 
+// A fusion group that libtorch's TensorExpr fuser made runs as one op named
+// after its nodes ("fused_mul_pow_mul_add_mul_tanh_add_mul"): it is placed
+// at its first node. Other ops keep their name.
+std::string fused_first_kind(const std::string& op) {
+  if (op.rfind("fused_", 0) != 0) return op;
+  const auto end = op.find('_', 6);
+  return "aten::" + op.substr(6, end == std::string::npos ? std::string::npos : end - 6);
+}
+
 // Top-level events of one iteration in time order: those the interpreter
 // named a module for are anchors at their node; the others are placed at the
 // first node after the previous event's node (up to the next anchor) whose
@@ -119,11 +128,12 @@ void infer_unattributed(std::vector<OpEvent*>& iteration, const ModelInfo& model
         break;
       }
     }
+    const std::string kind = fused_first_kind(e.name);
     for (int n = std::max(cursor, 0); n < limit; ++n) {
       const auto& node = model.nodes[static_cast<std::size_t>(n)];
       if (node.depth != 0) continue;
-      const bool same = node.kind == e.name && n > cursor;
-      if (same || decomposes_into(node.kind, e.name)) {
+      const bool same = node.kind == kind && n > cursor;
+      if (same || decomposes_into(node.kind, kind)) {
         e.node_index = n;
         e.module_path = node.module_path;
         cursor = n;

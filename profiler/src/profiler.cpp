@@ -89,7 +89,9 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
     }
   }
   // On an error the source's destructor stops CUPTI without throwing over it.
-  for (int i = 0; i < options.iterations; ++i) {
+  // Iteration -1 is traced but not counted: the first traced forward pays
+  // for CUPTI's buffers and the callbacks' first allocations.
+  for (int i = -1; i < options.iterations; ++i) {
     synchronize(device);
     const int64_t begin = collector.now_ns();
     collector.begin_iteration(i);
@@ -101,7 +103,7 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
     }
     collector.end_iteration();
     synchronize(device);
-    spans.emplace_back(begin, collector.now_ns());
+    if (i >= 0) spans.emplace_back(begin, collector.now_ns());
   }
   if (source) trace = source->stop();
 
@@ -118,6 +120,7 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
   input.gpu = gpu && source != nullptr;
   input.ceilings = out.ceilings;
   input.events = collector.take_events();
+  std::erase_if(input.events, [](const OpEvent& e) { return e.iteration < 0; });
   input.trace = std::move(trace);
   input.iteration_spans = spans;
   input.module_depth = options.module_depth;

@@ -262,3 +262,31 @@ TEST(Analysis, CategoryOfOpsAndModules) {
 TEST(Analysis, DefaultModuleDepthIsBelowTheBlocks) {
   EXPECT_EQ(default_module_depth(two_block_model()), 3);  // blocks.0.attn
 }
+
+TEST(Analysis, FusionGroupsAndDecomposedOpsArePlacedInTheGraph) {
+  // The executor ran blocks.0.mlp's linear as mm + add and fused its gelu
+  // into one op; none of them carries a module.
+  Builder b;
+  b.in.gpu = false;
+  b.in.iteration_spans.push_back({0, 100'000});
+  b.op(0, "aten::linear", "blocks.0.attn", 0, 1, {});
+  b.op(0, "aten::softmax", "blocks.0.attn", 2, 3, {});
+  b.op(0, "aten::mm", "", 4, 5, {});
+  b.op(0, "aten::add", "", 6, 7, {});
+  b.op(0, "fused_gelu_mul", "", 8, 9, {});
+  b.op(0, "aten::linear", "blocks.1.attn", 10, 11, {});
+  ProfileResult r;
+  analyze_profile(b.in, r);
+  EXPECT_DOUBLE_EQ(r.attributed_op_share, 1.0);
+  for (const auto& e : r.trace_ops) {
+    if (e.name == "aten::mm" || e.name == "aten::add") {
+      EXPECT_EQ(e.module_path, "blocks.0.mlp") << e.name;
+      EXPECT_EQ(e.node_index, 2) << e.name;  // the linear they replace
+    }
+    if (e.name == "fused_gelu_mul") {
+      EXPECT_EQ(e.module_path, "blocks.0.mlp");
+      EXPECT_EQ(e.node_index, 3);
+    }
+  }
+  EXPECT_NEAR(category_us(r, kMlp), 3, 1e-9);
+}
