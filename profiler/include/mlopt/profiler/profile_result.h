@@ -57,7 +57,7 @@ struct OpSummary {
   double cpu_total_us = 0;    // wall time inside the op, children included
   double cpu_self_us = 0;     // minus the time in child ops
   double gpu_us = 0;          // its kernels' time
-  int kernels = 0;            // per iteration
+  int kernels = 0;            // GPU activities (kernels, copies, memsets) per iteration
   OpCost cost;                // per iteration
   Roofline roofline;          // against GPU time on a GPU, CPU self time on the CPU
   std::vector<std::vector<int64_t>> input_shapes;  // of the first call
