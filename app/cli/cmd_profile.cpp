@@ -66,9 +66,10 @@ void print_tables(const profiler::ProfileResult& p, int top) {
 
   rows.clear();
   for (std::size_t i = 0; i < p.modules.size() && static_cast<int>(i) < top; ++i) {
-    rows.push_back({p.modules[i].module_path, ms(p.modules[i].time_us), percent(p.modules[i].share)});
+    const auto& m = p.modules[i];
+    rows.push_back({m.module_path, ms(m.time_us), percent(m.share), to_string(m.bound), ms(m.potential_saving_us)});
   }
-  std::cout << "Modules\n" << table({"module", "ms", "share"}, rows) << "\n";
+  std::cout << "Modules\n" << table({"module", "ms", "share", "bound", "saving ms"}, rows) << "\n";
 
   // The same op in every layer: one row per kind first, then per node.
   const bool gpu = p.gpu_busy_us > 0;

@@ -16,7 +16,7 @@ namespace {
 // flash-attention and fused-MLP estimates assume this, not the peak.
 constexpr double kAttentionEfficiency = 0.6;
 constexpr double kGemmEfficiency = 0.75;
-constexpr double kFusedEfficiency = 0.7;  // norms and elementwise fused into neighbours
+constexpr double kFusedEfficiency = 0.7;  // ops fused into neighbours (norms, elementwise; per-module savings)
 constexpr double kGraphReplayRecovery = 0.8;  // of idle time that CUDA graphs remove
 
 using EventIndex = std::unordered_map<uint64_t, const OpEvent*>;
@@ -314,8 +314,22 @@ void analyze_profile(AnalysisInput in, ProfileResult& out) {
   }
   std::sort(out.categories.begin(), out.categories.end(),
             [](const CategoryTime& a, const CategoryTime& b) { return a.time_us > b.time_us; });
+  std::map<std::string, std::map<Bound, double>> module_bound_time;
+  std::map<std::string, double> module_saving;
+  for (const auto& s : out.ops) {
+    const std::string m = truncate_path(s.module_path, depth);
+    const double t = in.gpu ? s.gpu_us : s.cpu_total_us;
+    module_bound_time[m][s.roofline.bound] += t;
+    module_saving[m] += std::max(0.0, t - s.roofline.ideal_seconds * 1e6 / kFusedEfficiency);
+  }
   for (const auto& [m, ns] : module_ns) {
-    out.modules.push_back({m, ns / iterations / 1e3, iteration_us > 0 ? ns / iterations / 1e3 / iteration_us : 0});
+    ModuleTime mt;
+    mt.module_path = m;
+    mt.time_us = ns / iterations / 1e3;
+    mt.share = iteration_us > 0 ? mt.time_us / iteration_us : 0;
+    mt.bound = majority_bound(module_bound_time[m]);
+    mt.potential_saving_us = std::min(mt.time_us, module_saving[m]);
+    out.modules.push_back(mt);
   }
   std::sort(out.modules.begin(), out.modules.end(),
             [](const ModuleTime& a, const ModuleTime& b) { return a.time_us > b.time_us; });

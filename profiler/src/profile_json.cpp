@@ -51,7 +51,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpSummary, name, module_path, node_index, cat
                                    cpu_self_us, gpu_us, kernels, cost, roofline, input_shapes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(KernelSummary, name, op, module_path, category, calls, gpu_us, cost, roofline)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CategoryTime, category, time_us, share, bound, potential_saving_us)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModuleTime, module_path, time_us, share)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModuleTime, module_path, time_us, share, bound, potential_saving_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Recommendation, transform, reason, expected_saving_us, expected_speedup, modules)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpuActivity, kind, name, start_ns, end_ns, device, stream, correlation_id, bytes,
                                    grid, block, registers_per_thread, shared_memory_bytes)

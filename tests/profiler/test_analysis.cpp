@@ -2,7 +2,11 @@
 // records, as CUPTI would deliver them: no GPU needed.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "analysis.h"
+#include "mlopt/profiler/profile_json.h"
 
 using namespace mlopt;
 using namespace mlopt::profiler;
@@ -289,4 +293,50 @@ TEST(Analysis, FusionGroupsAndDecomposedOpsArePlacedInTheGraph) {
     }
   }
   EXPECT_NEAR(category_us(r, kMlp), 3, 1e-9);
+}
+
+// Real CUPTI records: the last iteration of `mlopt profile` on the gpt2
+// sample (fp16, 8 x 1024 tokens) on an NVIDIA H100, 2026-11-25, re-analysed.
+TEST(RecordedH100Profile, EveryKernelTracedAndAttentionRankedFirst) {
+  std::ifstream in(std::string(MLOPT_TEST_DATA_DIR) + "/h100-gpt2-fp16-8x1024-profile.json");
+  ASSERT_TRUE(in) << "missing recorded profile";
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto recorded = profile_from_json(text);
+  ASSERT_FALSE(recorded.trace_ops.empty());
+
+  // The module tree is all the analysis needs of the model here: its blocks.
+  ModelInfo model;
+  std::vector<ModuleInfo> blocks;
+  for (int i = 0; i < 12; ++i) {
+    const std::string n = std::to_string(i);
+    blocks.push_back(module(n, "transformer.h." + n, {module("attn", "transformer.h." + n + ".attn")}));
+  }
+  model.root = module("", "", {module("transformer", "transformer", {module("h", "transformer.h", blocks)})});
+
+  AnalysisInput input;
+  input.model = &model;
+  input.gpu = true;
+  input.ceilings = recorded.ceilings;
+  input.events = recorded.trace_ops;
+  input.trace = recorded.trace_gpu;
+  input.iteration_spans = {recorded.iteration_spans_ns.back()};
+  ProfileResult r;
+  analyze_profile(input, r);
+
+  EXPECT_EQ(r.dropped_records, 0);
+  EXPECT_GE(r.correlated_kernel_share, 0.99);
+  EXPECT_DOUBLE_EQ(r.attributed_op_share, 1.0);
+  ASSERT_FALSE(r.categories.empty());
+  EXPECT_EQ(r.categories.front().category, kAttention);
+  double total = 0;
+  for (const auto& c : r.categories) total += c.time_us;
+  const auto [b, e] = recorded.iteration_spans_ns.back();
+  EXPECT_NEAR(total, static_cast<double>(e - b) / 1e3, 1e-6 * total);
+  // One iteration against the mean of ten: within 5%.
+  EXPECT_NEAR(category_us(r, kAttention), category_us(recorded, kAttention), 0.05 * category_us(recorded, kAttention));
+  ASSERT_FALSE(r.recommendations.empty());
+  EXPECT_EQ(r.recommendations.front().transform, "flash_attention");
+  int activities = 0;
+  for (const auto& o : r.ops) activities += o.kernels;
+  EXPECT_EQ(activities, static_cast<int>(recorded.trace_gpu.gpu.size()));
 }

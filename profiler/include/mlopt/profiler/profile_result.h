@@ -86,6 +86,8 @@ struct ModuleTime {
   std::string module_path;   // blocks at the depth asked for (e.g. transformer.h.3.attn)
   double time_us = 0;
   double share = 0;
+  Bound bound = Bound::Unknown;   // of most of its ops' time
+  double potential_saving_us = 0; // its ops' time above their roofline floor at a realistic efficiency
 };
 
 struct Recommendation {
