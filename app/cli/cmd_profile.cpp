@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "format.h"
+#include "model_options.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/model.h"
 #include "mlopt/profiler/chrome_trace.h"
@@ -17,14 +18,8 @@
 namespace mlopt::cli {
 namespace {
 
-struct ProfileCliOptions {
-  std::string model;
-  std::vector<std::string> input;
-  std::string device = "cpu";
-  std::string dtype;
-  int iterations = 10;
-  int warmup = 3;
-  uint64_t seed = 0;
+struct ProfileCliOptions : ModelRunOptions {
+  ProfileCliOptions() { iterations = 10; }
   int top = 15;
   int module_depth = 0;
   bool no_gpu_trace = false;
@@ -122,15 +117,7 @@ void print_tables(const profiler::ProfileResult& p, int top) {
 Command add_profile(CLI::App& app) {
   auto o = std::make_shared<ProfileCliOptions>();
   auto* sub = app.add_subcommand("profile", "Rank where a model's forward spends time and memory, and why");
-  sub->add_option("model", o->model, "TorchScript file (.pt)")->required();
-  sub->add_option("--input", o->input, "Input spec, e.g. ids:int64[8,1024]")->required();
-  sub->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "Convert the model's weights: fp32, fp16 or bf16 (default: as saved)");
-  sub->add_option("--iters", o->iterations, "Profiled iterations (and as many un-profiled for the overhead)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", o->warmup, "Warm-up iterations")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--seed", o->seed, "Seed for the random inputs")->capture_default_str();
+  add_model_run_options(sub, *o, "Profiled iterations (and as many un-profiled for the overhead)");
   sub->add_option("--top", o->top, "Rows per table")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--module-depth", o->module_depth, "Module grouping depth (0: one level below the blocks)")
       ->check(CLI::NonNegativeNumber);
@@ -139,10 +126,8 @@ Command add_profile(CLI::App& app) {
   sub->add_option("--trace", o->trace, "Write a Chrome/Perfetto trace of the last iteration to this file");
   sub->add_option("--project", o->project, "Also store the profile in this project file (.mlopt)");
   return {sub, [o]() {
-            LoadOptions load;
-            load.device = parse_device(o->device);
-            if (!o->dtype.empty()) load.dtype = parse_dtype(o->dtype);
-            const InputSpec spec = InputSpec::parse_all(o->input);
+            const LoadOptions load = o->load_options();
+            const InputSpec spec = o->spec();
             const Model model = Model::load(o->model, load);
             profiler::ProfileOptions options;
             options.iterations = o->iterations;

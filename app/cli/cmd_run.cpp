@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "format.h"
+#include "model_options.h"
 #include "project_update.h"
 #include "mlopt/core/model.h"
 #include "mlopt/core/project.h"
@@ -14,14 +15,7 @@
 namespace mlopt::cli {
 namespace {
 
-struct RunCliOptions {
-  std::string model;
-  std::vector<std::string> input;
-  std::string device = "cpu";
-  std::string dtype;
-  int iterations = 20;
-  int warmup = 3;
-  uint64_t seed = 0;
+struct RunCliOptions : ModelRunOptions {
   bool json = false;
   std::string project;
 };
@@ -49,23 +43,12 @@ void print_text(const RunResult& r) {
 Command add_run(CLI::App& app) {
   auto o = std::make_shared<RunCliOptions>();
   auto* sub = app.add_subcommand("run", "Time a model's forward on inputs drawn from an input spec");
-  sub->add_option("model", o->model, "TorchScript file (.pt)")->required();
-  sub->add_option("--input", o->input, "Input spec, e.g. ids:int64[8,1024] (repeat or use ';' for several)")
-      ->required();
-  sub->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "Convert the model's weights: fp32, fp16 or bf16 (default: as saved)");
-  sub->add_option("--iters", o->iterations, "Timed iterations")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", o->warmup, "Untimed warm-up iterations")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--seed", o->seed, "Seed for the random inputs")->capture_default_str();
+  add_model_run_options(sub, *o, "Timed iterations");
   sub->add_flag("--json", o->json, "Print the result (every sample and the statistics) as JSON");
   sub->add_option("--project", o->project, "Also record the run in this project file (.mlopt), created if absent");
   return {sub, [o]() {
-            LoadOptions load;
-            load.device = parse_device(o->device);
-            if (!o->dtype.empty()) load.dtype = parse_dtype(o->dtype);
-            const InputSpec spec = InputSpec::parse_all(o->input);
+            const LoadOptions load = o->load_options();
+            const InputSpec spec = o->spec();
             const Model model = Model::load(o->model, load);
             profiler::NvtxIterationObserver nvtx;
             RunOptions options;

@@ -1,8 +1,10 @@
 #include "device_timer.h"
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 
+#include "mlopt/core/environment.h"
 #include "mlopt/core/error.h"
 
 namespace mlopt {
@@ -42,6 +44,15 @@ std::unique_ptr<IterationTimer> make_iteration_timer(const Device& device) {
 std::string device_name(const Device& device) {
   if (device.kind == DeviceKind::Cuda) return cuda_device_name(device.index);
   return cpu_model_name();
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 #if !MLOPT_TORCH_CUDA

@@ -18,8 +18,6 @@ class IterationTimer {
 };
 
 std::unique_ptr<IterationTimer> make_iteration_timer(const Device& device);
-// The device's marketing name ("NVIDIA H100 80GB HBM3", the CPU's model name).
-std::string device_name(const Device& device);
 
 // Implemented in cuda_timer.cpp, built only against a CUDA libtorch.
 std::unique_ptr<IterationTimer> make_cuda_timer(int device_index);

@@ -29,7 +29,8 @@ std::string concise_message(const std::string& msg) {
 }
 
 bool is_out_of_memory(const std::string& msg) {
-  return msg.find("out of memory") != std::string::npos || msg.find("OutOfMemory") != std::string::npos;
+  return msg.find("out of memory") != std::string::npos || msg.find("OutOfMemory") != std::string::npos ||
+         msg.find("can't allocate memory") != std::string::npos;
 }
 
 void throw_load_error(const std::filesystem::path& file, const std::string& msg) {

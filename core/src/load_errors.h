@@ -13,7 +13,4 @@ namespace mlopt {
 // "SomeError: ..." of a TorchScript traceback, else the first line.
 std::string concise_message(const std::string& torch_message);
 
-// True when the message reports an allocation failure on a device.
-bool is_out_of_memory(const std::string& torch_message);
-
 }  // namespace mlopt

@@ -5,21 +5,13 @@
 #include <ctime>
 
 #include "device_timer.h"
+#include "mlopt/core/environment.h"
 #include "load_errors.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/torch_bridge.h"
 
 namespace mlopt {
 namespace {
-
-std::string utc_timestamp() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string signature(const ModelInfo& info) {
   std::string s = "forward(";

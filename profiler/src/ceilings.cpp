@@ -8,17 +8,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "mlopt/core/atomic_file.h"
+#include "mlopt/core/environment.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/torch_bridge.h"
 
-#if MLOPT_TORCH_CUDA
-#include "mlopt/kernels/device_query.h"
-#endif
 
 namespace mlopt::profiler {
 namespace {
@@ -169,47 +166,6 @@ double measure_launch_overhead_us(const Device& device) {
   return *middle;
 }
 
-std::string cpu_model_name() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const auto begin = line.find_first_not_of(' ', colon + 1);
-    if (begin != std::string::npos) return line.substr(begin);
-  }
-  return "CPU";
-}
-
-std::string device_name(const Device& device) {
-#if MLOPT_TORCH_CUDA
-  if (is_cuda(device)) {
-    try {
-      return kernels::device_properties(device.index).name;
-    } catch (const std::exception& error) {
-      throw DeviceError("cannot query " + to_string(device) + ": " + error.what());
-    }
-  }
-#endif
-  if (is_cuda(device)) return "CUDA device " + std::to_string(device.index);
-  return cpu_model_name();
-}
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-bool is_out_of_memory(const std::string& message) {
-  return message.find("out of memory") != std::string::npos || message.find("OutOfMemory") != std::string::npos ||
-         message.find("can't allocate memory") != std::string::npos;
-}
-
 // libtorch's errors as mlopt's: out of memory, or a device that fails.
 [[noreturn]] void rethrow_torch_error(const Device& device, const std::exception& error) {
   const std::string message = torch_message(error);
@@ -280,7 +236,7 @@ DeviceCeilings measure_ceilings(const Device& device, DType dtype) {
     c.matmul_tflops = measure_gemm_tflops(device, c.dtype);
     c.copy_gbps = measure_copy_gbps(device);
     c.launch_overhead_us = measure_launch_overhead_us(device);
-    c.measured_at = utc_now_iso8601();
+    c.measured_at = utc_timestamp();
     c.torch_version = torch_version();
     return c;
   } catch (const mlopt::Error&) {

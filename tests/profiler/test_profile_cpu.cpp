@@ -92,13 +92,24 @@ TEST(ProfileCpu, AttentionHeavyModelRanksAttentionFirst) {
 }
 
 TEST(ProfileCpu, MlpHeavyModelRanksMlpFirst) {
-  samples::Gpt2Config c;
+  // Llama-style with a wide SwiGLU MLP and one key/value head: the MLP has
+  // about 19x the attention's weights, a margin no machine load hides.
+  samples::LlamaConfig c;
   c.layers = 2;
   c.heads = 4;
-  c.dim = 512;
+  c.kv_heads = 1;
+  c.dim = 256;
+  c.ffn_dim = 4096;
   c.vocab = 128;
   c.positions = 64;
-  const auto r = profile_gpt2(c, "ids:int64[1,32]");
+  static test::ScratchDir dir;
+  samples::write_llama(c, dir / "mlp-heavy.pt");
+  at::set_num_threads(1);
+  ProfileOptions options;
+  options.warmup = 1;
+  options.iterations = 3;
+  options.cache = &scratch_cache();
+  const auto r = profile(Model::load(dir / "mlp-heavy.pt"), InputSpec::parse("ids:int64[1,32]"), options);
   EXPECT_EQ(first_category(r), kMlp);
 }
 

@@ -52,5 +52,7 @@ RunResult run_with_inputs(const Model& model, const std::vector<c10::IValue>& in
 
 // Message of a libtorch exception without its C++ backtrace.
 std::string torch_message(const std::exception& error);
+// True when a libtorch message reports an allocation failure on a device.
+bool is_out_of_memory(const std::string& torch_message);
 
 }  // namespace mlopt
