@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <iterator>
 
 #include "analysis.h"
@@ -339,4 +340,35 @@ TEST(RecordedH100Profile, EveryKernelTracedAndAttentionRankedFirst) {
   int activities = 0;
   for (const auto& o : r.ops) activities += o.kernels;
   EXPECT_EQ(activities, static_cast<int>(recorded.trace_gpu.gpu.size()));
+}
+
+TEST(Analysis, ParallelismAdviceForManyGpusAndLongSequences) {
+  Builder b;
+  b.in.visible_devices = 4;
+  b.in.iteration_spans.push_back({0, 100'000'000});
+  // Softmax over 32k keys: the scores alone are quadratic in the sequence.
+  const TensorArg scores{{1, 8, 32768, 32768}, DType::F16};
+  b.op(0, "aten::softmax", "blocks.0.attn", 0, 1, {{1, 40'001}}, 7, true,
+       {scores, TensorArg{{}, DType::I64, false, -1}});
+  b.op(0, "aten::linear", "blocks.0.mlp", 2, 3, {{40'001, 60'001}});
+  ProfileResult r;
+  analyze_profile(b.in, r);
+  std::map<std::string, Recommendation> by_name;
+  for (const auto& rec : r.recommendations) by_name[rec.transform] = rec;
+  ASSERT_TRUE(by_name.count("ring_attention"));
+  EXPECT_NE(by_name["ring_attention"].reason.find("32768 keys"), std::string::npos);
+  EXPECT_NEAR(by_name["ring_attention"].expected_saving_us, 40'000 * 0.75, 1e-6);
+  ASSERT_TRUE(by_name.count("tensor_parallel"));
+  EXPECT_NEAR(by_name["tensor_parallel"].expected_saving_us, 60'000 * 0.75 * 0.8, 1e-6);
+
+  // One GPU: no tensor parallelism, and ring attention saves memory, not time.
+  b.in.visible_devices = 1;
+  ProfileResult one;
+  analyze_profile(b.in, one);
+  for (const auto& rec : one.recommendations) {
+    EXPECT_NE(rec.transform, "tensor_parallel");
+    if (rec.transform == "ring_attention") {
+      EXPECT_EQ(rec.expected_saving_us, 0);
+    }
+  }
 }
