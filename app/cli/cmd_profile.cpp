@@ -126,9 +126,8 @@ Command add_profile(CLI::App& app) {
   sub->add_option("--trace", o->trace, "Write a Chrome/Perfetto trace of the last iteration to this file");
   sub->add_option("--project", o->project, "Also store the profile in this project file (.mlopt)");
   return {sub, [o]() {
-            const LoadOptions load = o->load_options();
-            const InputSpec spec = o->spec();
-            const Model model = Model::load(o->model, load);
+            const InputSpec spec = o->spec();  // a bad spec fails before the model loads
+            const Model model = o->load_model();
             profiler::ProfileOptions options;
             options.iterations = o->iterations;
             options.warmup = o->warmup;
@@ -150,7 +149,7 @@ Command add_profile(CLI::App& app) {
               update_project(o->project, [&](Project& project) {
                 project.model_path = std::filesystem::absolute(result.model_path);
                 project.input_spec = result.spec;
-                project.device = load.device;
+                project.device = model.options().device;
                 project.dtype = result.dtype;
                 project.profiles.push_back(profiler::to_json(result));
               });

@@ -47,9 +47,8 @@ Command add_run(CLI::App& app) {
   sub->add_flag("--json", o->json, "Print the result (every sample and the statistics) as JSON");
   sub->add_option("--project", o->project, "Also record the run in this project file (.mlopt), created if absent");
   return {sub, [o]() {
-            const LoadOptions load = o->load_options();
-            const InputSpec spec = o->spec();
-            const Model model = Model::load(o->model, load);
+            const InputSpec spec = o->spec();  // a bad spec fails before the model loads
+            const Model model = o->load_model();
             profiler::NvtxIterationObserver nvtx;
             RunOptions options;
             options.iterations = o->iterations;
@@ -66,7 +65,7 @@ Command add_run(CLI::App& app) {
               update_project(o->project, [&](Project& project) {
                 project.model_path = std::filesystem::absolute(result.model_path);
                 project.input_spec = result.spec;
-                project.device = load.device;
+                project.device = model.options().device;
                 project.dtype = result.dtype;
                 project.runs.push_back(result);
               });

@@ -11,6 +11,8 @@ LoadOptions ModelRunOptions::load_options() const {
 
 InputSpec ModelRunOptions::spec() const { return InputSpec::parse_all(input); }
 
+Model ModelRunOptions::load_model() const { return Model::load(model, load_options()); }
+
 void add_model_run_options(CLI::App* sub, ModelRunOptions& o, const std::string& iterations_help) {
   sub->add_option("model", o.model, "TorchScript file (.pt)")->required();
   sub->add_option("--input", o.input, "Input spec, e.g. ids:int64[8,1024] (repeat or use ';' for several)")

@@ -23,6 +23,7 @@ struct ModelRunOptions {
 
   LoadOptions load_options() const;  // throws UsageError for a bad device or dtype
   InputSpec spec() const;             // throws InputSpecError
+  Model load_model() const;           // with load_options(); throws as Model::load does
 };
 
 // Registers the shared options on `sub`; `iterations_help` says what the
