@@ -21,7 +21,9 @@ TEST(PoisonDevice, MatchesTheHostReferenceForOddSizes) {
     for (auto& b : host) b = static_cast<unsigned char>(rng() % 200);  // no 0xFF bytes: nothing starts poisoned
     void* dev = nullptr;
     MLOPT_CUDA_CHECK(cudaMalloc(&dev, host.size()));
-    MLOPT_CUDA_CHECK(cudaMemcpy(dev, host.data(), host.size(), cudaMemcpyHostToDevice));
+    // On the poisoning stream: a plain cudaMemcpy from pageable memory may
+    // return before its DMA lands, and the stream does not wait for it.
+    MLOPT_CUDA_CHECK(cudaMemcpyAsync(dev, host.data(), host.size(), cudaMemcpyHostToDevice, stream.get()));
     poison_device(dev, bytes, stream.get());
     stream.synchronize();
     std::vector<unsigned char> back(host.size());
