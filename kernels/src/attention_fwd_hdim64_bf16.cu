@@ -1,0 +1,6 @@
+// One instantiation per file so builds parallelise.
+#include "attention_fwd.cuh"
+
+namespace mlopt::kernels::attention_fwd {
+template void launch_attention_fwd<64, __nv_bfloat16>(const AttentionParams&, cudaStream_t);
+}  // namespace mlopt::kernels::attention_fwd
