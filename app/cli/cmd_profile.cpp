@@ -146,13 +146,8 @@ Command add_profile(CLI::App& app) {
               std::cout << "wrote " << o->trace << " (open it in https://ui.perfetto.dev)\n";
             }
             if (!o->project.empty()) {
-              update_project(o->project, [&](Project& project) {
-                project.model_path = std::filesystem::absolute(result.model_path);
-                project.input_spec = result.spec;
-                project.device = model.options().device;
-                project.dtype = result.dtype;
-                project.profiles.push_back(profiler::to_json(result));
-              });
+              record_in_project(o->project, model, spec,
+                                [&](Project& p) { p.profiles.push_back(profiler::to_json(result)); });
             }
             return 0;
           }};

@@ -62,13 +62,7 @@ Command add_run(CLI::App& app) {
               print_text(result);
             }
             if (!o->project.empty()) {
-              update_project(o->project, [&](Project& project) {
-                project.model_path = std::filesystem::absolute(result.model_path);
-                project.input_spec = result.spec;
-                project.device = model.options().device;
-                project.dtype = result.dtype;
-                project.runs.push_back(result);
-              });
+              record_in_project(o->project, model, spec, [&](Project& p) { p.runs.push_back(result); });
             }
             return 0;
           }};

@@ -4,10 +4,15 @@
 
 namespace mlopt::cli {
 
-void update_project(const std::string& file, const std::function<void(Project&)>& change) {
+void record_in_project(const std::string& file, const Model& model, const InputSpec& spec,
+                       const std::function<void(Project&)>& add) {
   Project project;
   if (std::filesystem::exists(file)) project = Project::load(file);
-  change(project);
+  project.model_path = std::filesystem::absolute(model.info().path);
+  project.input_spec = spec;
+  project.device = model.options().device;
+  project.dtype = model.info().dtype;
+  add(project);
   project.save(file);
 }
 
