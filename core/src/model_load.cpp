@@ -8,6 +8,7 @@
 #include "graph_info.h"
 #include "load_errors.h"
 #include "mlopt/core/error.h"
+#include "mlopt/core/ops.h"
 #include "mlopt/core/torch_bridge.h"
 
 namespace mlopt {
@@ -76,6 +77,8 @@ const LoadOptions& Model::options() const { return impl_->options; }
 Model Model::converted(const LoadOptions& options) const { return load(impl_->file, options); }
 
 Model Model::load(const std::filesystem::path& file, const LoadOptions& options) {
+  // Models saved after a transform call mlopt:: ops: they must be registered.
+  ops_registered();
   check_file(file);
   check_device(options.device);
 

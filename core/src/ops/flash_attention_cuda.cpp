@@ -1,0 +1,71 @@
+// The CUDA kernel of mlopt::flash_attention: mlopt's tiled forward on the
+// current stream (CUDA libtorch builds only).
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <stdexcept>
+
+#include "flash_attention_check.h"
+#include "mlopt/kernels/attention.h"
+
+namespace mlopt::ops {
+namespace {
+
+#if TORCH_VERSION_MAJOR >= 2
+using OptionalScale = std::optional<double>;
+#else
+using OptionalScale = c10::optional<double>;
+#endif
+
+kernels::TensorStrides strides_of(const at::Tensor& t) {
+  return {t.stride(0), t.stride(1), t.stride(2), t.stride(3)};
+}
+
+at::Tensor flash_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+                                bool is_causal, OptionalScale scale) {
+  const auto s = check_attention_args(q_in, k_in, v_in, scale ? std::optional<double>(*scale) : std::nullopt);
+  TORCH_CHECK(q_in.scalar_type() == at::kHalf || q_in.scalar_type() == at::kBFloat16,
+              "mlopt::flash_attention on CUDA takes fp16 or bf16 inputs, got ", q_in.scalar_type(),
+              ": convert the model (--dtype fp16 or bf16)");
+  TORCH_CHECK(kernels::attention_head_dim_supported(static_cast<int>(s.head_dim)),
+              "mlopt::flash_attention on CUDA supports head dims 64 and 128, got ", s.head_dim);
+  // Any layout works as long as each row of head_dim is contiguous.
+  const auto q = q_in.stride(3) == 1 ? q_in : q_in.contiguous();
+  const auto k = k_in.stride(3) == 1 ? k_in : k_in.contiguous();
+  const auto v = v_in.stride(3) == 1 ? v_in : v_in.contiguous();
+  auto out = at::empty({s.batch, s.heads, s.q_len, s.head_dim}, q.options());
+
+  kernels::AttentionParams p;
+  p.q = q.data_ptr();
+  p.k = k.data_ptr();
+  p.v = v.data_ptr();
+  p.out = out.data_ptr();
+  p.q_strides = strides_of(q);
+  p.k_strides = strides_of(k);
+  p.v_strides = strides_of(v);
+  p.out_strides = strides_of(out);
+  p.batch = static_cast<int>(s.batch);
+  p.q_heads = static_cast<int>(s.heads);
+  p.kv_heads = static_cast<int>(s.kv_heads);
+  p.q_len = static_cast<int>(s.q_len);
+  p.kv_len = static_cast<int>(s.kv_len);
+  p.head_dim = static_cast<int>(s.head_dim);
+  p.softmax_scale = static_cast<float>(s.scale);
+  p.causal = is_causal;
+  p.dtype = q.scalar_type() == at::kHalf ? kernels::AttentionDType::kFloat16 : kernels::AttentionDType::kBFloat16;
+
+  const c10::cuda::CUDAGuard guard(q.device());
+  try {
+    kernels::attention_forward(p, c10::cuda::getCurrentCUDAStream(q.device().index()).stream());
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "mlopt::flash_attention: ", e.what());
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace mlopt::ops
+
+TORCH_LIBRARY_IMPL(mlopt, CUDA, m) { m.impl("flash_attention", &mlopt::ops::flash_attention_cuda); }

@@ -1,0 +1,83 @@
+// mlopt::flash_attention: the schema, the argument checks and the CPU kernel
+// (the reference: fp32 math, the same masking rules as the CUDA kernel).
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <sstream>
+
+#include "flash_attention_check.h"
+#include "mlopt/core/ops.h"
+
+namespace mlopt::ops {
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::ostringstream s;
+  s << t.sizes();
+  return s.str();
+}
+
+#if TORCH_VERSION_MAJOR >= 2
+using OptionalScale = std::optional<double>;
+#else
+using OptionalScale = c10::optional<double>;
+#endif
+
+at::Tensor flash_attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool is_causal,
+                               OptionalScale scale) {
+  const auto s = check_attention_args(q, k, v, scale ? std::optional<double>(*scale) : std::nullopt);
+  auto kf = k.to(at::kFloat);
+  auto vf = v.to(at::kFloat);
+  if (s.kv_heads != s.heads) {
+    kf = kf.repeat_interleave(s.heads / s.kv_heads, 1);
+    vf = vf.repeat_interleave(s.heads / s.kv_heads, 1);
+  }
+  auto scores = at::matmul(q.to(at::kFloat), kf.transpose(-1, -2)) * s.scale;
+  if (is_causal) {
+    // Bottom-right: query i sees key j when j <= i + kv_len - q_len.
+    const auto rows = at::arange(s.q_len, at::kLong).unsqueeze(1) + (s.kv_len - s.q_len);
+    const auto cols = at::arange(s.kv_len, at::kLong).unsqueeze(0);
+    scores = scores.masked_fill(cols > rows, -std::numeric_limits<float>::infinity());
+  }
+  auto probs = at::softmax(scores, -1);
+  // A query that sees no key: zeros, as the CUDA kernel writes.
+  probs = probs.masked_fill(probs.isnan(), 0.0);
+  return at::matmul(probs, vf).to(q.scalar_type());
+}
+
+}  // namespace
+
+AttentionShape check_attention_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    std::optional<double> scale) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+              "mlopt::flash_attention: q, k and v must be [batch, heads, seq, head_dim]; got q ", shape_of(q),
+              ", k ", shape_of(k), ", v ", shape_of(v));
+  TORCH_CHECK(k.sizes() == v.sizes(), "mlopt::flash_attention: k ", shape_of(k), " and v ", shape_of(v),
+              " must have the same shape");
+  TORCH_CHECK(q.size(0) == k.size(0), "mlopt::flash_attention: q and k have different batch sizes (", q.size(0),
+              " vs ", k.size(0), ")");
+  TORCH_CHECK(q.size(3) == k.size(3), "mlopt::flash_attention: q and k have different head dims (", q.size(3),
+              " vs ", k.size(3), ")");
+  TORCH_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0, "mlopt::flash_attention: the ", k.size(1),
+              " key/value heads must divide the ", q.size(1), " query heads");
+  TORCH_CHECK(q.scalar_type() == k.scalar_type() && q.scalar_type() == v.scalar_type(),
+              "mlopt::flash_attention: q, k and v must have one dtype");
+  TORCH_CHECK(q.device() == k.device() && q.device() == v.device(),
+              "mlopt::flash_attention: q, k and v must be on one device");
+  TORCH_CHECK(q.is_floating_point(), "mlopt::flash_attention: inputs must be floating point");
+  const double s = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  TORCH_CHECK(std::isfinite(s), "mlopt::flash_attention: the scale must be finite");
+  return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), s};
+}
+
+}  // namespace mlopt::ops
+
+TORCH_LIBRARY(mlopt, m) {
+  m.def("flash_attention(Tensor q, Tensor k, Tensor v, bool is_causal=False, float? scale=None) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(mlopt, CPU, m) { m.impl("flash_attention", &mlopt::ops::flash_attention_cpu); }
+
+namespace mlopt {
+bool ops_registered() { return true; }
+}  // namespace mlopt
