@@ -66,6 +66,9 @@ at::Tensor flash_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in, 
 }
 
 }  // namespace
+
+bool cuda_kernels_registered() { return true; }
+
 }  // namespace mlopt::ops
 
 TORCH_LIBRARY_IMPL(mlopt, CUDA, m) { m.impl("flash_attention", &mlopt::ops::flash_attention_cuda); }

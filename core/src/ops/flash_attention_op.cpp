@@ -79,5 +79,18 @@ TORCH_LIBRARY(mlopt, m) {
 TORCH_LIBRARY_IMPL(mlopt, CPU, m) { m.impl("flash_attention", &mlopt::ops::flash_attention_cpu); }
 
 namespace mlopt {
-bool ops_registered() { return true; }
+#if MLOPT_TORCH_CUDA
+namespace ops {
+bool cuda_kernels_registered();  // flash_attention_cuda.cpp
+}  // namespace ops
+#endif
+
+bool ops_registered() {
+#if MLOPT_TORCH_CUDA
+  // A reference keeps the CUDA kernels' registration linked in.
+  return ops::cuda_kernels_registered();
+#else
+  return true;
+#endif
+}
 }  // namespace mlopt
