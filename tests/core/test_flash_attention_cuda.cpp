@@ -4,19 +4,8 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include "flash_attention_call.h"
 #include "mlopt/core/ops.h"
-
-namespace {
-
-at::Tensor call_op(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("mlopt::flash_attention", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, bool,
-                                               decltype(c10::IValue().toOptional<double>()))>();
-  return op.call(q, k, v, causal, {});
-}
-
-}  // namespace
 
 TEST(FlashAttentionCuda, MatchesTheCpuKernel) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
@@ -28,8 +17,8 @@ TEST(FlashAttentionCuda, MatchesTheCpuKernel) {
         const auto q = torch::randn({2, 77, 8, d}).to(dtype).transpose(1, 2);
         const auto k = torch::randn({2, 130, 2, d}).to(dtype).transpose(1, 2);
         const auto v = torch::randn({2, 130, 2, d}).to(dtype).transpose(1, 2);
-        const auto cpu = call_op(q, k, v, causal).to(at::kFloat);
-        const auto gpu = call_op(q.cuda(), k.cuda(), v.cuda(), causal).cpu().to(at::kFloat);
+        const auto cpu = mlopt::test::flash_attention(q, k, v, causal).to(at::kFloat);
+        const auto gpu = mlopt::test::flash_attention(q.cuda(), k.cuda(), v.cuda(), causal).cpu().to(at::kFloat);
         // Outputs are averages of N(0,1) values, |out| < ~3: a few ulps of the
         // dtype there (fp16 ulp 2e-3, bf16 1.6e-2 at 2..4).
         const double atol = dtype == at::kHalf ? 6e-3 : 4e-2;
@@ -44,14 +33,14 @@ TEST(FlashAttentionCuda, UnsupportedInputsAreRefusedClearly) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto q32 = torch::randn({1, 2, 8, 64}, torch::kCUDA);
   try {
-    call_op(q32, q32, q32, false);
+    mlopt::test::flash_attention(q32, q32, q32, false);
     FAIL();
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("fp16 or bf16"), std::string::npos);
   }
   const auto q96 = torch::randn({1, 2, 8, 96}, torch::kCUDA).to(at::kHalf);
   try {
-    call_op(q96, q96, q96, false);
+    mlopt::test::flash_attention(q96, q96, q96, false);
     FAIL();
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("head dims 64 and 128"), std::string::npos);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "flash_attention_call.h"
 #include "mlopt/core/ops.h"
 #include "test_support.h"
 
@@ -46,13 +47,6 @@ struct MloptResolver : torch::jit::Resolver {
   }
 };
 
-at::Tensor call_op(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("mlopt::flash_attention", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, bool,
-                                               decltype(c10::IValue().toOptional<double>()))>();
-  return op.call(q, k, v, causal, {});
-}
 
 }  // namespace
 
@@ -67,7 +61,7 @@ TEST(FlashAttentionOp, CpuMatchesAttentionInDouble) {
       const auto q = torch::randn({2, 4, q_len, 32});
       const auto k = torch::randn({2, 2, kv_len, 32});  // grouped-query: 2 kv heads for 4
       const auto v = torch::randn({2, 2, kv_len, 32});
-      const auto ours = call_op(q, k, v, causal);
+      const auto ours = mlopt::test::flash_attention(q, k, v, causal);
       const auto ref = naive_attention(q, k, v, causal).to(at::kFloat);
       EXPECT_TRUE(torch::allclose(ours, ref, 1e-5, 1e-5))
           << "causal " << causal << " " << q_len << "x" << kv_len << ": " << (ours - ref).abs().max().item<float>();
@@ -77,7 +71,8 @@ TEST(FlashAttentionOp, CpuMatchesAttentionInDouble) {
 
 TEST(FlashAttentionOp, RowsThatSeeNoKeyAreZero) {
   // Causal with more queries than keys: the first q_len - kv_len rows see nothing.
-  const auto out = call_op(torch::randn({1, 2, 6, 8}), torch::randn({1, 2, 2, 8}), torch::randn({1, 2, 2, 8}), true);
+  const auto out = mlopt::test::flash_attention(torch::randn({1, 2, 6, 8}), torch::randn({1, 2, 2, 8}),
+                                                torch::randn({1, 2, 2, 8}), true);
   EXPECT_TRUE(out.narrow(2, 0, 4).eq(0).all().item<bool>());
   EXPECT_FALSE(out.narrow(2, 4, 2).eq(0).all().item<bool>());
 }
@@ -101,7 +96,7 @@ TEST(FlashAttentionOp, BadArgumentsNameTheOpAndTheProblem) {
   const auto q = torch::randn({1, 4, 8, 16});
   auto message = [&](const at::Tensor& qq, const at::Tensor& kk, const at::Tensor& vv) -> std::string {
     try {
-      call_op(qq, kk, vv, false);
+      mlopt::test::flash_attention(qq, kk, vv, false);
     } catch (const c10::Error& e) {
       return e.what_without_backtrace();
     }
