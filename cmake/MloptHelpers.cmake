@@ -59,7 +59,10 @@ function(mlopt_add_test name)
   endif()
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${_labels}"
-               ENVIRONMENT "MLOPT_CLI=$<TARGET_FILE:mlopt>"
+               # ctest runs one test per core (-j 2 on 2 cores): BLAS and OpenMP
+               # thread pools in every process would oversubscribe the cores,
+               # and the CPU profiler tests compare wall-clock times.
+               ENVIRONMENT "MLOPT_CLI=$<TARGET_FILE:mlopt>;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1"
     DISCOVERY_TIMEOUT 120)
 endfunction()
 
