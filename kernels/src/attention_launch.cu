@@ -1,38 +1,38 @@
-// The public entry: validate, then dispatch on dtype and head_dim to the
-// instantiations compiled in attention_fwd_hdim*_*.cu.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+// The public entry: validate, pick the implementation, launch.
 #include <stdexcept>
 #include <string>
 
+#include "attention_dispatch.h"
 #include "mlopt/kernels/attention.h"
 
 namespace mlopt::kernels {
-namespace attention_fwd {
-// Defined in attention_fwd.cuh; explicitly instantiated, one per .cu file.
-template <int kHeadDim, typename Element>
-void launch_attention_fwd(const AttentionParams& params, cudaStream_t stream);
-}  // namespace attention_fwd
-
 namespace {
-template <typename Element>
-void dispatch_head_dim(const AttentionParams& p, cudaStream_t stream) {
-  switch (p.head_dim) {
-    case 64: attention_fwd::launch_attention_fwd<64, Element>(p, stream); return;
-    case 128: attention_fwd::launch_attention_fwd<128, Element>(p, stream); return;
-    default: throw std::invalid_argument("attention: head_dim " + std::to_string(p.head_dim) + " is not supported");
-  }
+
+AttentionImpl choose(const AttentionParams& p) {
+  if (p.impl != AttentionImpl::kAuto) return p.impl;
+  if (attention_dispatch::decode_preferred(p)) return AttentionImpl::kDecodeSplitKv;
+  return AttentionImpl::kPrefillMma;
 }
+
 }  // namespace
 
-void attention_forward(const AttentionParams& params, cudaStream_t stream) {
+std::size_t attention_workspace_bytes(const AttentionParams& params) {
   validate(params);
-  switch (params.dtype) {
-    case AttentionDType::kFloat16: dispatch_head_dim<__half>(params, stream); return;
-    case AttentionDType::kBFloat16: dispatch_head_dim<__nv_bfloat16>(params, stream); return;
+  return choose(params) == AttentionImpl::kDecodeSplitKv ? attention_dispatch::decode_workspace_bytes(params) : 0;
+}
+
+void attention_forward(const AttentionParams& params, cudaStream_t stream, void* workspace,
+                       std::size_t workspace_bytes) {
+  validate(params);
+  switch (choose(params)) {
+    case AttentionImpl::kPrefillWmma: attention_dispatch::prefill_wmma(params, stream); return;
+    case AttentionImpl::kPrefillMma: attention_dispatch::prefill_mma(params, stream); return;
+    case AttentionImpl::kDecodeSplitKv:
+      attention_dispatch::decode_split_kv(params, stream, workspace, workspace_bytes);
+      return;
+    case AttentionImpl::kAuto: break;
   }
-  throw std::invalid_argument("attention: unsupported dtype");
+  throw std::invalid_argument("attention: unknown implementation");
 }
 
 }  // namespace mlopt::kernels

@@ -68,6 +68,16 @@ const char* to_string(AttentionDType dtype) {
   return "unknown";
 }
 
+const char* to_string(AttentionImpl impl) {
+  switch (impl) {
+    case AttentionImpl::kAuto: return "auto";
+    case AttentionImpl::kPrefillWmma: return "prefill-wmma";
+    case AttentionImpl::kPrefillMma: return "prefill-mma";
+    case AttentionImpl::kDecodeSplitKv: return "decode-split-kv";
+  }
+  return "unknown";
+}
+
 void validate(const AttentionParams& p) {
   check_pointer("q", p.q);
   check_pointer("k", p.k);
@@ -77,6 +87,7 @@ void validate(const AttentionParams& p) {
   if (!attention_head_dim_supported(p.head_dim)) {
     fail("head_dim " + std::to_string(p.head_dim) + " is not supported (supported: 64, 128)");
   }
+  if (p.num_splits < 0) fail("num_splits must be >= 0 (0 chooses), got " + std::to_string(p.num_splits));
 }
 
 void attention_reference_f32(const AttentionParams& p, float* out_f32, float* lse_f32) {

@@ -29,6 +29,25 @@ TEST(FlashAttentionCuda, MatchesTheCpuKernel) {
   }
 }
 
+// One query token over a long cache (decode): the op takes the split-KV
+// path and its workspace from the caching allocator.
+TEST(FlashAttentionCuda, DecodeOverALongCacheMatchesTheCpuKernel) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (auto dtype : {at::kHalf, at::kBFloat16}) {
+    for (int64_t q_len : {1, 3}) {
+      const auto q = torch::randn({2, 8, q_len, 128}).to(dtype);
+      const auto k = torch::randn({2, 2, 3001, 128}).to(dtype);
+      const auto v = torch::randn({2, 2, 3001, 128}).to(dtype);
+      const auto cpu = mlopt::test::flash_attention(q, k, v, true).to(at::kFloat);
+      const auto gpu = mlopt::test::flash_attention(q.cuda(), k.cuda(), v.cuda(), true).cpu().to(at::kFloat);
+      // Averages over 3000 keys are small (|out| < ~0.1): the fp16/bf16 ulp there is tiny.
+      const double atol = dtype == at::kHalf ? 1e-3 : 4e-3;
+      EXPECT_TRUE(torch::allclose(gpu, cpu, 0, atol))
+          << dtype << " q_len=" << q_len << ": " << (gpu - cpu).abs().max().item<float>();
+    }
+  }
+}
+
 TEST(FlashAttentionCuda, UnsupportedInputsAreRefusedClearly) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto q32 = torch::randn({1, 2, 8, 64}, torch::kCUDA);

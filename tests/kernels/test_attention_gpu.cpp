@@ -1,4 +1,7 @@
 // The GPU attention forward against the CPU reference (ctest -L gpu).
+// Every case runs through both prefill implementations, the wmma kernel
+// (kPrefillWmma) and the mma.sync kernel (kPrefillMma), on the same inputs
+// and references.
 //
 // Tolerance. The reference accumulates in double from the same fp16/bf16
 // inputs. Our kernel's error comes from rounding P to the input dtype before
@@ -19,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -38,7 +42,11 @@ namespace {
 constexpr auto kF16 = AttentionDType::kFloat16;
 constexpr auto kBF16 = AttentionDType::kBFloat16;
 
-enum class Layout { kBHSD, kBSHD, kPaddedRows };  // kPaddedRows: BHSD with row stride head_dim + 3 (unaligned loads)
+// kPaddedRows: BHSD with row stride head_dim + 3 (rows not 16-byte aligned: scalar loads/stores).
+// kPaddedAligned: BHSD with row stride head_dim + 8 (strided rows that keep 16-byte alignment).
+enum class Layout { kBHSD, kBSHD, kPaddedRows, kPaddedAligned };
+
+const std::vector<AttentionImpl> kPrefillImpls = {AttentionImpl::kPrefillWmma, AttentionImpl::kPrefillMma};
 
 struct Case {
   AttentionDType dtype;
@@ -47,13 +55,19 @@ struct Case {
   bool causal;
   Layout layout = Layout::kBHSD;
   bool with_lse = true;
+  std::optional<Layout> out_layout = std::nullopt;  // default: `layout`
+  int pointer_offset = 0;                           // elements added to every device pointer (1: 2-byte aligned)
+  float scale = 0.0f;                               // 0: 1 / sqrt(head_dim)
 };
 
 std::string describe(const Case& c) {
-  const char* layouts[] = {"BHSD", "BSHD", "padded rows"};
+  const char* layouts[] = {"BHSD", "BSHD", "padded rows", "padded aligned rows"};
   return std::string(to_string(c.dtype)) + " d" + std::to_string(c.head_dim) + " b" + std::to_string(c.batch) +
          " h" + std::to_string(c.q_heads) + "/" + std::to_string(c.kv_heads) + " q" + std::to_string(c.q_len) +
          " kv" + std::to_string(c.kv_len) + (c.causal ? " causal " : " ") + layouts[int(c.layout)] +
+         (c.out_layout ? std::string(" out ") + layouts[int(*c.out_layout)] : std::string()) +
+         (c.pointer_offset != 0 ? " pointers +" + std::to_string(c.pointer_offset) : std::string()) +
+         (c.scale != 0.0f ? " scale " + std::to_string(c.scale) : std::string()) +
          (c.with_lse ? "" : " no-lse");
 }
 
@@ -67,8 +81,9 @@ TensorStrides strides_for(Layout layout, int heads, int rows, int dim) {
   switch (layout) {
     case Layout::kBHSD: return bhsd_strides(heads, rows, dim);
     case Layout::kBSHD: return bshd_strides(heads, rows, dim);
-    case Layout::kPaddedRows: {
-      const int64_t row = dim + 3;
+    case Layout::kPaddedRows:
+    case Layout::kPaddedAligned: {
+      const int64_t row = dim + (layout == Layout::kPaddedRows ? 3 : 8);
       return {int64_t{heads} * rows * row, int64_t{rows} * row, row, 1};
     }
   }
@@ -138,59 +153,52 @@ float ulp_at(float magnitude, AttentionDType dtype) {
   return std::ldexp(1.0f, exponent - 1 - mantissa_bits);
 }
 
-void run_case(const Case& c, std::mt19937& rng) {
-  SCOPED_TRACE(describe(c));
-  AttentionParams p;
-  p.batch = c.batch;
-  p.q_heads = c.q_heads;
-  p.kv_heads = c.kv_heads;
-  p.q_len = c.q_len;
-  p.kv_len = c.kv_len;
-  p.head_dim = c.head_dim;
-  p.softmax_scale = 1.0f / std::sqrt(float(c.head_dim));
-  p.causal = c.causal;
-  p.dtype = c.dtype;
-  p.q_strides = p.out_strides = strides_for(c.layout, c.q_heads, c.q_len, c.head_dim);
-  p.k_strides = p.v_strides = strides_for(c.layout, c.kv_heads, c.kv_len, c.head_dim);
+// One implementation on the case's inputs, checked against the references.
+struct Inputs {
+  const std::vector<uint16_t>& q;
+  const std::vector<uint16_t>& k;
+  const std::vector<uint16_t>& v;
+};
+struct References {
+  const std::vector<float>& out;  // exact (double accumulation), with the out strides
+  const std::vector<float>& lse;
+  const std::vector<float>& naive;  // naive attention in the dtype, with the out strides
+};
+
+void check_impl(const Case& c, const AttentionParams& p, AttentionImpl impl, const Inputs& in, const References& ref) {
+  SCOPED_TRACE(to_string(impl));
   const int64_t q_n = extent(p.q_strides, c.batch, c.q_heads, c.q_len, c.head_dim);
   const int64_t kv_n = extent(p.k_strides, c.batch, c.kv_heads, c.kv_len, c.head_dim);
+  const int64_t out_n = extent(p.out_strides, c.batch, c.q_heads, c.q_len, c.head_dim);
   const int64_t rows = int64_t{c.batch} * c.q_heads * c.q_len;
-
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto random_bits = [&](int64_t n) {
-    std::vector<uint16_t> t(n);
-    for (auto& x : t) x = to_bits(normal(rng), c.dtype);
-    return t;
-  };
-  const auto q = random_bits(q_n), k = random_bits(kv_n), v = random_bits(kv_n);
+  const int64_t off = c.pointer_offset;
 
   CudaStream stream;
-  DeviceBuffer dq(q_n * 2), dk(kv_n * 2), dv(kv_n * 2), dout(q_n * 2), dlse(rows * 4);
-  MLOPT_CUDA_CHECK(cudaMemcpy(dq.ptr, q.data(), q_n * 2, cudaMemcpyHostToDevice));
-  MLOPT_CUDA_CHECK(cudaMemcpy(dk.ptr, k.data(), kv_n * 2, cudaMemcpyHostToDevice));
-  MLOPT_CUDA_CHECK(cudaMemcpy(dv.ptr, v.data(), kv_n * 2, cudaMemcpyHostToDevice));
+  DeviceBuffer dq((off + q_n) * 2), dk((off + kv_n) * 2), dv((off + kv_n) * 2), dout((off + out_n) * 2),
+      dlse(rows * 4);
+  auto shifted = [off](const DeviceBuffer& b) { return static_cast<uint16_t*>(b.ptr) + off; };
+  MLOPT_CUDA_CHECK(cudaMemcpy(shifted(dq), in.q.data(), q_n * 2, cudaMemcpyHostToDevice));
+  MLOPT_CUDA_CHECK(cudaMemcpy(shifted(dk), in.k.data(), kv_n * 2, cudaMemcpyHostToDevice));
+  MLOPT_CUDA_CHECK(cudaMemcpy(shifted(dv), in.v.data(), kv_n * 2, cudaMemcpyHostToDevice));
+  // A pageable-memory cudaMemcpy may return before its DMA lands, and the
+  // non-blocking stream below does not order after the legacy stream.
+  MLOPT_CUDA_CHECK(cudaDeviceSynchronize());
   poison_device(dout.ptr, dout.bytes, stream.get());
   poison_device(dlse.ptr, dlse.bytes, stream.get());
   AttentionParams dp = p;
-  dp.q = dq.ptr;
-  dp.k = dk.ptr;
-  dp.v = dv.ptr;
-  dp.out = dout.ptr;
+  dp.q = shifted(dq);
+  dp.k = shifted(dk);
+  dp.v = shifted(dv);
+  dp.out = shifted(dout);
   dp.lse = c.with_lse ? static_cast<float*>(dlse.ptr) : nullptr;
+  dp.impl = impl;
   attention_forward(dp, stream.get());
   stream.synchronize();
-  std::vector<uint16_t> out(q_n);
+  std::vector<uint16_t> out_buffer(off + out_n);
   std::vector<float> lse(rows);
-  MLOPT_CUDA_CHECK(cudaMemcpy(out.data(), dout.ptr, q_n * 2, cudaMemcpyDeviceToHost));
+  MLOPT_CUDA_CHECK(cudaMemcpy(out_buffer.data(), dout.ptr, (off + out_n) * 2, cudaMemcpyDeviceToHost));
   MLOPT_CUDA_CHECK(cudaMemcpy(lse.data(), dlse.ptr, rows * 4, cudaMemcpyDeviceToHost));
-
-  AttentionParams hp = p;
-  hp.q = q.data();
-  hp.k = k.data();
-  hp.v = v.data();
-  std::vector<float> ref(q_n, 0.0f), ref_lse(rows), naive(q_n, 0.0f);
-  attention_reference_f32(hp, ref.data(), ref_lse.data());
-  naive_low_precision(hp, naive);
+  const uint16_t* out = out_buffer.data() + off;
 
   double ours_err = 0, naive_err = 0;
   float max_ref = 0;
@@ -199,7 +207,7 @@ void run_case(const Case& c, std::mt19937& rng) {
     for (int h = 0; h < c.q_heads; ++h)
       for (int i = 0; i < c.q_len; ++i) {
         const int64_t row = (int64_t{b} * c.q_heads + h) * c.q_len + i;
-        const bool sees_nothing = std::isinf(ref_lse[row]);
+        const bool sees_nothing = std::isinf(ref.lse[row]);
         for (int d = 0; d < c.head_dim; ++d) {
           const int64_t at = b * p.out_strides.batch + h * p.out_strides.head + i * p.out_strides.row + d;
           const float ours = to_float(out[at], c.dtype);
@@ -208,15 +216,15 @@ void run_case(const Case& c, std::mt19937& rng) {
             if (bad++ < 5) ADD_FAILURE() << "out[b" << b << " h" << h << " q" << i << " d" << d << "] = " << ours;
             continue;
           }
-          ours_err = std::max(ours_err, std::abs(double(ours) - ref[at]));
-          naive_err = std::max(naive_err, std::abs(double(naive[at]) - ref[at]));
-          max_ref = std::max(max_ref, std::abs(ref[at]));
+          ours_err = std::max(ours_err, std::abs(double(ours) - ref.out[at]));
+          naive_err = std::max(naive_err, std::abs(double(ref.naive[at]) - ref.out[at]));
+          max_ref = std::max(max_ref, std::abs(ref.out[at]));
         }
         if (c.with_lse) {
           if (sees_nothing) {
             EXPECT_EQ(lse[row], -std::numeric_limits<float>::infinity()) << "lse row " << row;
           } else {
-            EXPECT_NEAR(lse[row], ref_lse[row], 1e-3) << "lse row " << row;
+            EXPECT_NEAR(lse[row], ref.lse[row], 1e-3) << "lse row " << row;
           }
         }
       }
@@ -228,14 +236,55 @@ void run_case(const Case& c, std::mt19937& rng) {
     // lse == nullptr: the lse buffer was left poisoned.
     EXPECT_EQ(count_poisoned_host(lse.data(), rows * 4), std::size_t(rows) * 2);
   }
-  if (c.layout == Layout::kPaddedRows) {
-    // Nothing was written into the padding between rows.
-    const std::size_t padding_words = std::size_t(q_n) - std::size_t(rows) * c.head_dim;
-    EXPECT_EQ(count_poisoned_host(out.data(), q_n * 2), padding_words);
-  }
+  // Nothing was written outside the output elements: not before the first
+  // one (pointer_offset) and not into the padding between rows.
+  const std::size_t untouched_words = std::size_t(off + out_n) - std::size_t(rows) * c.head_dim;
+  EXPECT_EQ(count_poisoned_host(out_buffer.data(), (off + out_n) * 2), untouched_words);
 }
 
-// Every dtype x head_dim combination of the given shapes.
+// Fresh random inputs and the CPU references for one case, then every
+// implementation in `impls` against them.
+void run_case(const Case& c, std::mt19937& rng, const std::vector<AttentionImpl>& impls) {
+  SCOPED_TRACE(describe(c));
+  AttentionParams p;
+  p.batch = c.batch;
+  p.q_heads = c.q_heads;
+  p.kv_heads = c.kv_heads;
+  p.q_len = c.q_len;
+  p.kv_len = c.kv_len;
+  p.head_dim = c.head_dim;
+  p.softmax_scale = c.scale != 0.0f ? c.scale : 1.0f / std::sqrt(float(c.head_dim));
+  p.causal = c.causal;
+  p.dtype = c.dtype;
+  p.q_strides = strides_for(c.layout, c.q_heads, c.q_len, c.head_dim);
+  p.out_strides = strides_for(c.out_layout.value_or(c.layout), c.q_heads, c.q_len, c.head_dim);
+  p.k_strides = p.v_strides = strides_for(c.layout, c.kv_heads, c.kv_len, c.head_dim);
+  const int64_t q_n = extent(p.q_strides, c.batch, c.q_heads, c.q_len, c.head_dim);
+  const int64_t kv_n = extent(p.k_strides, c.batch, c.kv_heads, c.kv_len, c.head_dim);
+  const int64_t out_n = extent(p.out_strides, c.batch, c.q_heads, c.q_len, c.head_dim);
+  const int64_t rows = int64_t{c.batch} * c.q_heads * c.q_len;
+
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_bits = [&](int64_t n) {
+    std::vector<uint16_t> t(n);
+    for (auto& x : t) x = to_bits(normal(rng), c.dtype);
+    return t;
+  };
+  const auto q = random_bits(q_n), k = random_bits(kv_n), v = random_bits(kv_n);
+
+  AttentionParams hp = p;
+  hp.q = q.data();
+  hp.k = k.data();
+  hp.v = v.data();
+  std::vector<float> ref(out_n, 0.0f), ref_lse(rows), naive(out_n, 0.0f);
+  attention_reference_f32(hp, ref.data(), ref_lse.data());
+  naive_low_precision(hp, naive);
+
+  for (AttentionImpl impl : impls) check_impl(c, p, impl, Inputs{q, k, v}, References{ref, ref_lse, naive});
+}
+
+// Every dtype x head_dim combination of the given shapes, each through
+// every prefill implementation.
 void run_all(std::vector<Case> shapes) {
   std::mt19937 rng(std::random_device{}());
   for (AttentionDType dtype : {kF16, kBF16})
@@ -243,7 +292,7 @@ void run_all(std::vector<Case> shapes) {
       for (Case c : shapes) {
         c.dtype = dtype;
         c.head_dim = head_dim;
-        run_case(c, rng);
+        run_case(c, rng, kPrefillImpls);
       }
 }
 
@@ -295,20 +344,99 @@ TEST(AttentionGpu, StridedLayoutsAndOptionalLse) {
   });
 }
 
+// Odd lengths around the mma kernel's tiles (128 queries x 64 keys) and the
+// wmma kernel's (64 x 64): partial first/last tiles, several query tiles,
+// the causal diagonal crossing tile borders, q_len != kv_len both ways.
+TEST(AttentionGpu, OddLengthsAroundTileBorders) {
+  SKIP_WITHOUT_GPU();
+  std::vector<Case> shapes;
+  for (int len : {1, 17, 63, 65, 127, 129, 1000}) {
+    for (bool causal : {false, true}) shapes.push_back({kF16, 0, 1, 2, 2, len, len, causal});
+  }
+  const std::pair<int, int> q_kv[] = {{17, 129}, {129, 17}, {65, 1000}, {1000, 65}, {63, 127}, {127, 63}, {129, 257}};
+  for (auto [q_len, kv_len] : q_kv) {
+    for (bool causal : {false, true}) shapes.push_back({kF16, 0, 1, 2, 2, q_len, kv_len, causal});
+  }
+  run_all(shapes);
+}
+
+TEST(AttentionGpu, GroupedAndMultiQueryAcrossTiles) {
+  SKIP_WITHOUT_GPU();
+  run_all({
+      {kF16, 0, 2, 8, 2, 300, 300, true},   // GQA, 3 query tiles, causal diagonal in each
+      {kF16, 0, 1, 6, 1, 257, 511, true},   // MQA, bottom-right causal with kv_len > q_len
+      {kF16, 0, 1, 6, 3, 200, 129, false},  // GQA, kv tail tile of one key
+      {kF16, 0, 2, 4, 1, 1, 777, false},    // MQA decode-like
+      {kF16, 0, 1, 4, 2, 190, 64, true},    // q_len > kv_len: the first 126 queries see no key
+  });
+}
+
+// Both load/store paths of the mma kernel: 16-byte cp.async and stores when
+// pointers and strides allow, scalar ones when not, chosen separately for
+// q/k/v and for out.
+TEST(AttentionGpu, LayoutsAlignedAndUnaligned) {
+  SKIP_WITHOUT_GPU();
+  run_all({
+      {kF16, 0, 2, 4, 2, 129, 200, true, Layout::kBSHD},
+      {kF16, 0, 1, 4, 4, 150, 150, false, Layout::kPaddedAligned},
+      {kF16, 0, 1, 4, 2, 200, 130, true, Layout::kPaddedRows},
+      {kF16, 0, 2, 2, 2, 65, 65, true, Layout::kBHSD, true, Layout::kBSHD},          // out in another layout
+      {kF16, 0, 1, 2, 1, 100, 170, false, Layout::kBHSD, true, Layout::kPaddedRows}, // aligned in, unaligned out
+      {kF16, 0, 1, 2, 2, 100, 170, true, Layout::kPaddedRows, true, Layout::kBHSD},  // unaligned in, aligned out
+      {kF16, 0, 1, 2, 2, 77, 140, true, Layout::kBHSD, true, std::nullopt, 1},       // pointers 2-byte aligned
+      {kF16, 0, 1, 2, 2, 77, 140, false, Layout::kBSHD, false, std::nullopt, 4},     // pointers 8-byte aligned
+  });
+}
+
+// Large and negative softmax scales: the running max moves a lot between
+// key tiles (the O rescale path), and with a negative scale the smallest dot
+// product is the largest score.
+TEST(AttentionGpu, LargeAndNegativeScales) {
+  SKIP_WITHOUT_GPU();
+  run_all({
+      {kF16, 0, 1, 2, 2, 300, 300, false, Layout::kBHSD, true, std::nullopt, 0, 1.0f},
+      {kF16, 0, 1, 2, 2, 300, 300, true, Layout::kBHSD, true, std::nullopt, 0, 0.5f},
+      {kF16, 0, 1, 2, 2, 150, 200, true, Layout::kBHSD, true, std::nullopt, 0, -0.1f},
+  });
+}
+
 TEST(AttentionGpu, RejectsUnsupportedParameters) {
   SKIP_WITHOUT_GPU();
   DeviceBuffer buffer(1 << 16);
+  for (AttentionImpl impl : kPrefillImpls) {
+    SCOPED_TRACE(to_string(impl));
+    AttentionParams p;
+    p.impl = impl;
+    p.q = p.k = p.v = p.out = buffer.ptr;
+    p.batch = p.q_heads = p.kv_heads = 1;
+    p.q_len = p.kv_len = 4;
+    p.head_dim = 96;
+    p.q_strides = p.k_strides = p.v_strides = p.out_strides = bhsd_strides(1, 4, 96);
+    p.softmax_scale = 0.1f;
+    EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
+    p.head_dim = 64;
+    p.q_strides = p.k_strides = p.v_strides = p.out_strides = bhsd_strides(1, 4, 64);
+    p.kv_heads = 2;
+    p.q_heads = 3;
+    EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
+  }
+}
+
+// The mma kernel's grid runs query tiles along y (at most 65535 of 128
+// rows); a longer q_len is refused before anything launches (the buffers
+// are far too small for it, which is fine as nothing reads them).
+TEST(AttentionGpu, MmaRefusesQueryLengthsPastTheGrid) {
+  SKIP_WITHOUT_GPU();
+  DeviceBuffer buffer(1 << 16);
   AttentionParams p;
+  p.impl = AttentionImpl::kPrefillMma;
   p.q = p.k = p.v = p.out = buffer.ptr;
   p.batch = p.q_heads = p.kv_heads = 1;
-  p.q_len = p.kv_len = 4;
-  p.head_dim = 96;
-  p.q_strides = p.k_strides = p.v_strides = p.out_strides = bhsd_strides(1, 4, 96);
-  p.softmax_scale = 0.1f;
-  EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
+  p.q_len = 65535 * 128 + 1;
+  p.kv_len = 4;
   p.head_dim = 64;
-  p.q_strides = p.k_strides = p.v_strides = p.out_strides = bhsd_strides(1, 4, 64);
-  p.kv_heads = 2;
-  p.q_heads = 3;
+  p.q_strides = p.out_strides = bhsd_strides(1, p.q_len, 64);
+  p.k_strides = p.v_strides = bhsd_strides(1, 4, 64);
+  p.softmax_scale = 0.125f;
   EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
 }

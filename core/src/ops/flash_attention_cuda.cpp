@@ -58,7 +58,16 @@ at::Tensor flash_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in, 
 
   const c10::cuda::CUDAGuard guard(q.device());
   try {
-    kernels::attention_forward(p, c10::cuda::getCurrentCUDAStream(q.device().index()).stream());
+    // The split-KV decode path keeps per-split partial results in scratch
+    // memory; taking it from the caching allocator keeps the call
+    // stream-ordered and CUDA-graph capturable.
+    const auto workspace_bytes = kernels::attention_workspace_bytes(p);
+    at::Tensor workspace;
+    if (workspace_bytes > 0) {
+      workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, q.options().dtype(at::kByte));
+    }
+    kernels::attention_forward(p, c10::cuda::getCurrentCUDAStream(q.device().index()).stream(),
+                               workspace_bytes > 0 ? workspace.data_ptr() : nullptr, workspace_bytes);
   } catch (const std::invalid_argument& e) {
     TORCH_CHECK(false, "mlopt::flash_attention: ", e.what());
   }

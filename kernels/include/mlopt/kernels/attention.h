@@ -14,6 +14,7 @@
 // Inputs and out are fp16 or bf16 (`dtype`); arithmetic is fp32.
 // This header is C++17 (CUDA sources include it) and needs no CUDA headers
 // unless MLOPT_KERNELS_HAVE_CUDA is defined.
+#include <cstddef>
 #include <cstdint>
 
 #ifdef MLOPT_KERNELS_HAVE_CUDA
@@ -43,6 +44,18 @@ inline TensorStrides bshd_strides(int heads, int rows, int head_dim) {
   return {int64_t{rows} * heads * head_dim, head_dim, int64_t{heads} * head_dim, 1};
 }
 
+// Which GPU implementation runs a call. kAuto picks by shape: the split-KV
+// decode path for a few query rows over a long KV cache, the prefill kernel
+// otherwise. The others force one (tests and benchmarks compare them).
+enum class AttentionImpl {
+  kAuto,
+  kPrefillWmma,    // tiled, nvcuda::wmma, O in shared memory (the first kernel; a cross-check)
+  kPrefillMma,     // tiled, mma.sync with register-resident S/P/O and cp.async K/V pipeline
+  kDecodeSplitKv,  // flash-decoding: KV split across blocks, merged by log-sum-exp
+};
+
+const char* to_string(AttentionImpl impl);
+
 struct AttentionParams {
   const void* q = nullptr;
   const void* k = nullptr;
@@ -61,6 +74,11 @@ struct AttentionParams {
   float softmax_scale = 0.0f;  // usually 1 / sqrt(head_dim)
   bool causal = false;
   AttentionDType dtype = AttentionDType::kFloat16;
+
+  AttentionImpl impl = AttentionImpl::kAuto;
+  // Decode path: how many blocks share one KV sequence. 0 chooses from the
+  // device's SM count; 1 does not split; n forces n (tests use this).
+  int num_splits = 0;
 };
 
 // Head dims the GPU kernel supports now.
@@ -80,9 +98,17 @@ void attention_reference(const AttentionParams& params);
 void attention_reference_f32(const AttentionParams& params, float* out_f32, float* lse_f32);
 
 #ifdef MLOPT_KERNELS_HAVE_CUDA
-// The tiled GPU forward on `stream` (device pointers). Validates first
+// Scratch memory (device, any alignment >= 256 B) the call needs on the
+// current device: the split-KV decode path keeps per-split partial outputs
+// and log-sum-exps there; 0 when the chosen path needs none.
+std::size_t attention_workspace_bytes(const AttentionParams& params);
+
+// The GPU forward on `stream` (device pointers). Validates first
 // (std::invalid_argument); throws CudaError for CUDA failures. Asynchronous.
-void attention_forward(const AttentionParams& params, cudaStream_t stream);
+// With less workspace than attention_workspace_bytes() asks for, the decode
+// path uses fewer splits (one needs none): slower, never wrong.
+void attention_forward(const AttentionParams& params, cudaStream_t stream, void* workspace = nullptr,
+                       std::size_t workspace_bytes = 0);
 #endif
 
 }  // namespace mlopt::kernels
