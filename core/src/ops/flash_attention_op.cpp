@@ -79,18 +79,19 @@ TORCH_LIBRARY(mlopt, m) {
 TORCH_LIBRARY_IMPL(mlopt, CPU, m) { m.impl("flash_attention", &mlopt::ops::flash_attention_cpu); }
 
 namespace mlopt {
-#if MLOPT_TORCH_CUDA
 namespace ops {
+bool fused_mlp_registered();  // fused_mlp_op.cpp (it references its CUDA kernel's file in turn)
+#if MLOPT_TORCH_CUDA
 bool cuda_kernels_registered();  // flash_attention_cuda.cpp
-}  // namespace ops
 #endif
+}  // namespace ops
 
 bool ops_registered() {
 #if MLOPT_TORCH_CUDA
   // A reference keeps the CUDA kernels' registration linked in.
-  return ops::cuda_kernels_registered();
+  return ops::cuda_kernels_registered() && ops::fused_mlp_registered();
 #else
-  return true;
+  return ops::fused_mlp_registered();
 #endif
 }
 }  // namespace mlopt

@@ -1,0 +1,144 @@
+#pragma once
+// A transformer MLP block on raw pointers, fused:
+//
+//   non-gated:  h   = act(x W_up^T + b_up)                       [tokens, d_ff]
+//   gated:      h   = act(x W_gate^T + b_gate) * (x W_up^T + b_up)  (SwiGLU: kSilu, GeGLU: kGeluTanh/kGeluErf)
+//   then:       out = h W_down^T + b_down (+ residual)           [tokens, d_model]
+//
+// h is rounded to the input dtype (as an unfused sequence would store it);
+// all sums are fp32 on the GPU. The gated product is formed in registers:
+// the two [tokens, d_ff] projections are never written.
+//
+// Weights come in nn.Linear's layout ([out, in], kOutIn) or GPT-2 Conv1D's
+// ([in, out], kInOut); every matrix is dense (rows contiguous). A gated w_up
+// holds both projections, 2 * d_ff output features, packed as GateUpPacking
+// says: kConcatenated = [gate; up] (the gate's d_ff features first, e.g.
+// torch.cat([gate_proj.weight, up_proj.weight]) for kOutIn), kInterleaved =
+// gate and up alternating feature by feature (gate j = feature 2j, up j =
+// feature 2j+1). b_up (optional) is packed the same way.
+//
+// Inputs and out are fp16 or bf16 (`dtype`). This header is C++17 (CUDA
+// sources include it) and needs no CUDA headers unless
+// MLOPT_KERNELS_HAVE_CUDA is defined.
+#include <cstddef>
+#include <cstdint>
+
+#ifdef MLOPT_KERNELS_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace mlopt::kernels {
+
+enum class MlpDType { kFloat16, kBFloat16 };
+
+enum class Activation {
+  kNone,      // identity (gated: the bilinear GLU)
+  kRelu,      // max(x, 0)
+  kGeluErf,   // x/2 (1 + erf(x / sqrt 2)): nn.GELU()
+  kGeluTanh,  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): nn.GELU('tanh'), GPT-2's gelu_new
+  kSilu,      // x / (1 + e^-x)
+};
+
+enum class WeightLayout {
+  kOutIn,  // nn.Linear: W [out_features, in_features]
+  kInOut,  // GPT-2 Conv1D: W [in_features, out_features]
+};
+
+enum class GateUpPacking { kConcatenated, kInterleaved };
+
+// Which GPU implementation runs a call. kAuto picks by shape (mlp_launch.cpp
+// says how and why). The others force one (tests and benchmarks compare them).
+enum class MlpImpl {
+  kAuto,
+  // Few tokens: both projections on mlopt's tensor-core GEMM with small
+  // token tiles and split-K, so the weights are streamed once by enough
+  // blocks to fill the GPU; split partials are reduced by a second kernel
+  // that applies the epilogue.
+  kDecode,
+  // The up projection (gated or not, any activation) on mlopt's tiled
+  // tensor-core GEMM with the epilogue fused; the down projection on
+  // cuBLASLt (bias epilogue, residual as beta * C).
+  kFused,
+  // Both projections on cuBLASLt: its bias/ReLU/GELU(tanh) epilogues where
+  // they exist; erf-GELU, SiLU and the gated product by a separate
+  // elementwise kernel over the stored projection (for gated: [tokens, 2 d_ff]).
+  kCublasLt,
+};
+
+const char* to_string(MlpDType dtype);
+const char* to_string(Activation activation);
+const char* to_string(WeightLayout layout);
+const char* to_string(GateUpPacking packing);
+const char* to_string(MlpImpl impl);
+
+struct MlpParams {
+  const void* x = nullptr;         // [tokens, d_model]
+  const void* w_up = nullptr;      // kOutIn: [n_up, d_model]; kInOut: [d_model, n_up]; n_up = d_ff (gated: 2 d_ff)
+  const void* b_up = nullptr;      // [n_up] or null
+  const void* w_down = nullptr;    // kOutIn: [d_model, d_ff]; kInOut: [d_ff, d_model]
+  const void* b_down = nullptr;    // [d_model] or null
+  const void* residual = nullptr;  // [tokens, d_model] or null; may be the same buffer as out
+  void* out = nullptr;             // [tokens, d_model]
+
+  int tokens = 0;
+  int d_model = 0;
+  int d_ff = 0;  // the width of h (for gated: of each of gate and up)
+  Activation activation = Activation::kGeluTanh;
+  bool gated = false;
+  GateUpPacking gate_up = GateUpPacking::kConcatenated;
+  WeightLayout layout = WeightLayout::kOutIn;
+  MlpDType dtype = MlpDType::kFloat16;
+
+  MlpImpl impl = MlpImpl::kAuto;
+  // Split-K of mlopt's GEMMs (kDecode for both projections, kFused for the
+  // up projection): 0 chooses from the device's SM count; n forces at most n
+  // (never more than there are K tiles), 1 does not split (tests use this).
+  int num_splits = 0;
+};
+
+// Output features of the up projection: d_ff, or 2 d_ff when gated.
+inline int64_t mlp_up_features(const MlpParams& p) { return p.gated ? 2 * int64_t{p.d_ff} : int64_t{p.d_ff}; }
+
+// Throws std::invalid_argument naming the offending parameter: null
+// x/w_up/w_down/out, non-positive sizes, d_model or d_ff not a multiple of 8
+// (rows are moved in 16-byte pieces), a gated d_ff whose 2 d_ff features
+// overflow int, values outside the enums, a negative num_splits.
+void validate(const MlpParams& params);
+
+// CPU reference (double accumulation; h rounded to dtype as the GPU path
+// stores it). All pointers are host pointers to raw fp16/bf16 bits
+// (uint16_t); writes out rounded to dtype.
+void mlp_reference(const MlpParams& params);
+// The same, but out is written un-rounded as fp32 to `out_f32` ([tokens,
+// d_model]); params.out is not touched and may be null.
+void mlp_reference_f32(const MlpParams& params, float* out_f32);
+
+#ifdef MLOPT_KERNELS_HAVE_CUDA
+// The implementation kAuto picks for these params on the current device.
+MlpImpl mlp_chosen_impl(const MlpParams& params);
+
+// Scratch memory (device) the call needs on the current device: h
+// ([tokens, d_ff] in dtype), split-K partials, the stored projection of the
+// kCublasLt path and cuBLASLt's own workspace. Validates first.
+std::size_t mlp_workspace_bytes(const MlpParams& params);
+
+// The same, part by part (each part rounded up to 256 bytes).
+struct MlpWorkspaceSizes {
+  std::size_t h = 0;         // the intermediate [tokens, d_ff] in dtype
+  std::size_t scratch = 0;   // fp32 split-K partial sums, or (kCublasLt, gated) the stored [tokens, 2 d_ff] projection
+  std::size_t cublaslt = 0;  // cuBLASLt's own workspace (0 when the call does not use cuBLASLt)
+  std::size_t total = 0;
+};
+MlpWorkspaceSizes mlp_workspace_sizes(const MlpParams& params);
+
+// The GPU forward on `stream` (device pointers; x, weights, biases,
+// residual and out 16-byte aligned, the workspace 256-byte aligned as
+// cudaMalloc and PyTorch's allocator return it). Validates first (std::invalid_argument,
+// also for a workspace smaller than mlp_workspace_bytes() or misaligned
+// pointers); throws CudaError for CUDA failures and std::runtime_error for
+// cuBLASLt failures. Asynchronous. The workspace must stay untouched until
+// the work on the stream is done.
+void mlp_forward(const MlpParams& params, cudaStream_t stream, void* workspace, std::size_t workspace_bytes);
+#endif
+
+}  // namespace mlopt::kernels

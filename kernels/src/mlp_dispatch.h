@@ -1,0 +1,101 @@
+#pragma once
+// Internal: the pieces mlp_forward composes, one family per file.
+//
+//   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
+//   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues
+//   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
+//   mlp_launch.cpp                   the public entry: choose, carve the workspace, run
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "mlopt/kernels/mlp.h"
+
+namespace mlopt::kernels::mlp_detail {
+
+// What every epilogue applies to one output element (row r, feature f):
+//   plain: v = act(acc + bias[f])
+//   gated: v = act(gate + bias[gate f]) * (up + bias[up f]), the gate/up
+//          features found in the packed up projection by `packing`
+//   then v += residual[r][f] if residual, rounded once to the dtype.
+struct Epilogue {
+  Activation activation = Activation::kNone;
+  bool gated = false;
+  GateUpPacking packing = GateUpPacking::kConcatenated;
+  const void* bias = nullptr;      // packed like the GEMM's output features, or null
+  const void* residual = nullptr;  // [m, n] or null
+  void* out = nullptr;             // [m, n]
+};
+
+// Tile shapes of mlopt's GEMM (mlp_gemm.cuh has the numbers and the why).
+enum class GemmTile {
+  kLarge,    // 128 tokens x 128 features, for many tokens
+  kSmall16,  // 16 tokens: decode
+  kSmall64,  // 64 tokens: decode with a few more tokens
+};
+
+// out[m, n] = epilogue(a[m, k] . w^T) on mlopt's kernel, where w holds
+// n features (gated: 2n, packed) in `layout`. With splits > 1 each split
+// of K writes fp32 partial sums to `partials` ([splits][m][gated ? 2n : n],
+// gate sums in columns [0, n), up sums in [n, 2n)) and a reduction kernel
+// applies the epilogue.
+struct GemmArgs {
+  const void* a = nullptr;  // [m, k], rows contiguous
+  const void* w = nullptr;  // kOutIn: [n_packed, k]; kInOut: [k, n_packed]
+  int m = 0, n = 0, k = 0;
+  Epilogue epilogue;
+  GemmTile tile = GemmTile::kLarge;
+  int splits = 1;
+  int k_tiles_per_split = 0;   // in units of the tile's K step
+  float* partials = nullptr;   // splits > 1 only
+};
+
+// The tile's K step (elements) and token rows.
+int gemm_tile_k(GemmTile tile);
+int gemm_tile_m(GemmTile tile);
+int gemm_tile_features(GemmTile tile, bool gated);
+
+// Fills splits and k_tiles_per_split: `requested` (0 = choose) capped by
+// the K tiles; chosen so the grid covers the device's SMs about twice.
+void plan_splits(GemmArgs& g, int requested, int sm_count);
+std::size_t gemm_partials_bytes(const GemmArgs& g);
+
+// Runs the GEMM (and the split reduction if splits > 1) on `stream`.
+void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
+
+// Per (dtype, layout) instantiations (mlp_gemm_<dtype>_<layout>.cu).
+void run_gemm_fp16_out_in(const GemmArgs& g, cudaStream_t stream);
+void run_gemm_fp16_in_out(const GemmArgs& g, cudaStream_t stream);
+void run_gemm_bf16_out_in(const GemmArgs& g, cudaStream_t stream);
+void run_gemm_bf16_in_out(const GemmArgs& g, cudaStream_t stream);
+
+// mlp_epilogue.cu. Sums `splits` partial slices ([splits][m][gated ? 2n : n]
+// fp32) and applies the epilogue into e.out [m, n].
+void reduce_splits(const float* partials, int splits, int m, int n, const Epilogue& e, MlpDType dtype,
+                   cudaStream_t stream);
+// The kCublasLt path's activation where cuBLASLt has no epilogue for it:
+// e.out[m, n] = act(projection) (non-gated; in place is fine) or
+// act(gate) * up from `projection` [m, 2n] packed as e.packing. Biases were
+// added by cuBLASLt already (e.bias is ignored), as was the rounding of the
+// projection to the dtype; residual must be null.
+void apply_activation(const void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream);
+
+// mlp_cublaslt.cpp. d[m, n] = a[m, k] . w^T (+ bias[n]) -> activation
+// (kNone, kRelu, kGeluTanh: the ones cuBLASLt fuses) (+ c[m, n]; then
+// activation must be kNone). fp32 accumulation and scaling.
+struct LtMatmul {
+  const void* a = nullptr;
+  const void* w = nullptr;  // kOutIn: [n, k]; kInOut: [k, n]
+  const void* bias = nullptr;
+  const void* c = nullptr;
+  void* d = nullptr;
+  int m = 0, n = 0, k = 0;
+  Activation activation = Activation::kNone;
+};
+bool cublaslt_fuses(Activation activation);
+// The workspace handed to cuBLASLt's kernels (Hopper kernels want up to 32 MiB).
+constexpr std::size_t kCublasLtWorkspaceBytes = std::size_t{32} << 20;
+void cublaslt_matmul(const LtMatmul& mm, WeightLayout layout, MlpDType dtype, cudaStream_t stream, void* workspace,
+                     std::size_t workspace_bytes);
+
+}  // namespace mlopt::kernels::mlp_detail

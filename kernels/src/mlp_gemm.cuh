@@ -1,0 +1,534 @@
+#pragma once
+// mlopt's tensor-core GEMM for the MLP block, with the MLP epilogue fused:
+// out[m, n] = epilogue(a[m, k] . w^T), where a holds token rows and w the
+// weights of n output features (gated: 2n, packed gate/up). Pieces, composed
+// by a thin kernel:
+//
+//   TileConfig            tile sizes, warp layout, shared-memory layout
+//   tile coordinates      blockIdx.x -> (token tile, feature tile), grouped so
+//                         that blocks running together share A and W tiles in
+//                         L2; blockIdx.y -> the split of K
+//   Loader                global -> shared with cp.async (16-byte pieces,
+//                         zero-filled past the ends), one stage per K step
+//   mainloop_sm80         a kStages-deep cp.async pipeline; ldmatrix and
+//                         mma.sync m16n8k16 (fp32 accumulators in registers)
+//   epilogue              bias, activation or act(gate) * up, residual,
+//                         rounded once and stored; or fp32 partial sums when
+//                         K is split (mlp_epilogue.cu reduces them)
+//
+// Gated tiles hold gate and up weights of the same features, arranged so that
+// each thread's accumulators include both sums of the features it stores:
+// the [tokens, d_ff] gate and up projections never leave registers.
+//
+// mma.sync runs on sm_80 and newer. A Hopper mainloop (wgmma from shared
+// memory, TMA loads into the same stage ring, a producer warp and consumer
+// warpgroups) goes beside mainloop_sm80 with its own TileConfig; a wgmma
+// accumulator holds the same m16n8 fragment layout per warp, so the epilogue
+// stays as it is, and run_gemm picks the mainloop by compute capability.
+//
+// One (dtype, layout) per .cu file (mlp_gemm_{fp16,bf16}_{out_in,in_out}.cu)
+// so builds parallelise; mlp_gemm_plan.cu plans and dispatches.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "mlopt/kernels/cuda_check.h"
+#include "mlp_activation.cuh"
+#include "mlp_dispatch.h"
+
+namespace mlopt::kernels::mlp_gemm {
+
+using mlp_detail::Convert;
+using mlp_detail::Epilogue;
+using mlp_detail::GemmArgs;
+using mlp_detail::GemmTile;
+
+template <int kBlockM_, int kTileN_, int kBlockK_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocks_>
+struct TileConfig {
+  static constexpr int kBlockM = kBlockM_;  // token rows per block
+  static constexpr int kTileN = kTileN_;    // weight features (packed columns) per block
+  static constexpr int kBlockK = kBlockK_;  // K per pipeline stage
+  static constexpr int kWarpsM = kWarpsM_;
+  static constexpr int kWarpsN = kWarpsN_;
+  static constexpr int kStages = kStages_;
+  static constexpr int kMinBlocks = kMinBlocks_;  // blocks per SM the config is sized for
+  static constexpr int kThreads = kWarpsM * kWarpsN * 32;
+  static constexpr int kWarpM = kBlockM / kWarpsM;
+  static constexpr int kWarpN = kTileN / kWarpsN;
+  static constexpr int kMI = kWarpM / 16;  // m16 tiles per warp
+  static constexpr int kNI = kWarpN / 8;   // n8 tiles per warp
+  static_assert(kWarpM % 16 == 0 && kWarpN % 16 == 0, "whole m16 tiles and pairs of n8 tiles per warp");
+  static_assert(kBlockK % 16 == 0, "k16 steps");
+  // A gated warp tile is half gate, half up features (concatenated packing);
+  // each half must span whole 16-byte pieces of an [in, out] weight row.
+  static_assert((kWarpN / 2) % 8 == 0, "whole 16-byte pieces per gate/up half");
+
+  // Leading dimensions (elements), padded by 16 bytes so that the row pitch
+  // is an odd number of 16-byte units: the 8 rows one ldmatrix reads then
+  // start in 8 distinct 16-byte bank groups (no conflicts, no swizzle).
+  static constexpr int kLdA = kBlockK + 8;
+  static constexpr int kLdWOutIn = kBlockK + 8;  // [feature][k]
+  static constexpr int kLdWInOut = kTileN + 8;   // [k][feature]
+  static_assert((kLdA * 2 / 16) % 2 == 1 && (kLdWInOut * 2 / 16) % 2 == 1, "conflict-free ldmatrix rows");
+
+  static constexpr int kStageA = kBlockM * kLdA;  // elements per stage
+  template <WeightLayout kLayout>
+  __host__ __device__ static constexpr int stage_w() {
+    return kLayout == WeightLayout::kOutIn ? kTileN * kLdWOutIn : kBlockK * kLdWInOut;
+  }
+  template <WeightLayout kLayout>
+  __host__ __device__ static constexpr int smem_bytes() {
+    return kStages * (kStageA + stage_w<kLayout>()) * 2;
+  }
+};
+
+// Large: 128 tokens x 128 features (gated: 128 gate + 128 up columns), 8
+// warps of 64 x 64 columns (plain: 64 x 32), 4 stages of K = 32: the usual
+// sm80 GEMM shape. Gated: 120 KB of shared memory and 128 fp32 accumulators
+// per thread (~200 registers) make it one block per SM; plain tiles are half
+// as wide, so two blocks fit.
+// Small16/Small64: decode. One token tile covers all tokens, so each weight
+// is read once; K = 64 per stage makes each cp.async batch 16 KB+ per
+// block, four stages keep ~70 KB in flight per block, and 4 warps split the
+// 128 columns. Split-K (plan_splits) supplies the blocks to fill the SMs.
+template <GemmTile kTile, bool kGated>
+struct ConfigFor;
+template <>
+struct ConfigFor<GemmTile::kLarge, true> {
+  using type = TileConfig<128, 256, 32, 2, 4, 4, 1>;
+};
+template <>
+struct ConfigFor<GemmTile::kLarge, false> {
+  using type = TileConfig<128, 128, 32, 2, 4, 4, 2>;
+};
+template <bool kGated>
+struct ConfigFor<GemmTile::kSmall16, kGated> {
+  using type = TileConfig<16, 128, 64, 1, 4, 4, 2>;
+};
+template <bool kGated>
+struct ConfigFor<GemmTile::kSmall64, kGated> {
+  using type = TileConfig<64, 128, 64, 1, 4, 4, 2>;
+};
+
+// Blocks of kGroupM token tiles walk the feature tiles together, so the
+// blocks resident at one time share a few A row panels and W column panels
+// (both stay in L2) instead of each streaming the whole weight.
+constexpr int kGroupM = 8;
+
+// ---- PTX wrappers ---------------------------------------------------------
+
+__device__ __forceinline__ uint32_t smem_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, bypassing L1; zero-filled when !valid (then
+// nothing is read from `src`).
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t address) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+template <typename Element>
+__device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+template <>
+__device__ __forceinline__ void mma_16816<__half>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+template <>
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4],
+                                                         const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// ---- tile coordinates -----------------------------------------------------
+
+struct TileCoord {
+  int m0;      // first token row
+  int f0;      // first output feature
+  int k_begin;  // first K element of this split
+  int k_end;    // one past its last (<= k)
+  int k_tiles;  // K steps of this split
+};
+
+template <class Cfg, bool kGated>
+__device__ __forceinline__ TileCoord tile_coord(const GemmArgs& g) {
+  constexpr int kFeatures = kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
+  const int tiles_m = (g.m + Cfg::kBlockM - 1) / Cfg::kBlockM;
+  const int tiles_n = (g.n + kFeatures - 1) / kFeatures;
+  const int pid = static_cast<int>(blockIdx.x);
+  const int in_group = kGroupM * tiles_n;
+  const int first_m = (pid / in_group) * kGroupM;
+  const int group_m = min(tiles_m - first_m, kGroupM);
+  const int tile_m = first_m + (pid % in_group) % group_m;
+  const int tile_n = (pid % in_group) / group_m;
+  TileCoord t;
+  t.m0 = tile_m * Cfg::kBlockM;
+  t.f0 = tile_n * kFeatures;
+  const int first_tile = static_cast<int>(blockIdx.y) * g.k_tiles_per_split;
+  t.k_begin = first_tile * Cfg::kBlockK;
+  t.k_end = min(g.k, t.k_begin + g.k_tiles_per_split * Cfg::kBlockK);
+  t.k_tiles = t.k_end > t.k_begin ? (t.k_end - t.k_begin + Cfg::kBlockK - 1) / Cfg::kBlockK : 0;
+  return t;
+}
+
+// Which weight feature (row of an [out, in] weight, column of an [in, out]
+// one) sits at tile column p, and whether it exists. Gated concatenated
+// tiles give warp column group w the gate features [f0 + w h, f0 + (w+1) h)
+// in its first h columns and the matching up features (n further on) in
+// its next h, h = kWarpN / 2; interleaved ones take the packed columns
+// [2 f0, 2 f0 + kTileN) as they are (gate and up alternate).
+template <class Cfg, bool kGated>
+__device__ __forceinline__ int weight_feature(int p, int f0, int n, GateUpPacking packing, bool& valid) {
+  if (!kGated) {
+    valid = f0 + p < n;
+    return f0 + p;
+  }
+  if (packing == GateUpPacking::kInterleaved) {
+    valid = f0 + p / 2 < n;
+    return 2 * f0 + p;
+  }
+  constexpr int kHalf = Cfg::kWarpN / 2;
+  const int q = p % Cfg::kWarpN;
+  const int f = f0 + (p / Cfg::kWarpN) * kHalf + q % kHalf;
+  valid = f < n;
+  return q < kHalf ? f : n + f;
+}
+
+// ---- global -> shared -----------------------------------------------------
+
+// Each thread owns fixed 16-byte pieces of the A and W tiles; their row
+// pointers and validity are worked out once, and each stage adds the K step.
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+struct Loader {
+  static constexpr int kChunksA = Cfg::kBlockM * Cfg::kBlockK / 8;
+  static constexpr int kChunksW = Cfg::kTileN * Cfg::kBlockK / 8;
+  static_assert(kChunksA % Cfg::kThreads == 0 && kChunksW % Cfg::kThreads == 0, "whole pieces per thread");
+  static constexpr int kPerThreadA = kChunksA / Cfg::kThreads;
+  static constexpr int kPerThreadW = kChunksW / Cfg::kThreads;
+
+  const Element* a_row[kPerThreadA];  // start of the token row (null past m)
+  const Element* w_base[kPerThreadW];  // [out,in]: start of the feature row; [in,out]: column in row 0
+  bool w_valid[kPerThreadW];
+  int64_t w_ld;  // [in,out]: elements between K rows
+  int k_end;
+
+  __device__ __forceinline__ Loader(const GemmArgs& g, const TileCoord& t) {
+    const auto* a = static_cast<const Element*>(g.a);
+    const auto* w = static_cast<const Element*>(g.w);
+    k_end = t.k_end;
+#pragma unroll
+    for (int i = 0; i < kPerThreadA; ++i) {
+      const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
+      const int r = t.m0 + c / (Cfg::kBlockK / 8);
+      a_row[i] = r < g.m ? a + static_cast<int64_t>(r) * g.k : nullptr;
+    }
+    w_ld = kGated ? 2 * int64_t{g.n} : int64_t{g.n};
+#pragma unroll
+    for (int i = 0; i < kPerThreadW; ++i) {
+      const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
+      bool valid;
+      if constexpr (kLayout == WeightLayout::kOutIn) {
+        const int feature = weight_feature<Cfg, kGated>(c / (Cfg::kBlockK / 8), t.f0, g.n, g.epilogue.packing, valid);
+        w_base[i] = w + static_cast<int64_t>(feature) * g.k;
+      } else {
+        const int feature =
+            weight_feature<Cfg, kGated>((c % (Cfg::kTileN / 8)) * 8, t.f0, g.n, g.epilogue.packing, valid);
+        w_base[i] = w + feature;
+      }
+      w_valid[i] = valid;
+    }
+  }
+
+  // Stage `stage` <- K step starting at element k0.
+  __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
+#pragma unroll
+    for (int i = 0; i < kPerThreadA; ++i) {
+      const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
+      const int r = c / (Cfg::kBlockK / 8);
+      const int kc = (c % (Cfg::kBlockK / 8)) * 8;
+      const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
+      cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
+    }
+#pragma unroll
+    for (int i = 0; i < kPerThreadW; ++i) {
+      const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
+      if constexpr (kLayout == WeightLayout::kOutIn) {
+        const int p = c / (Cfg::kBlockK / 8);
+        const int kc = (c % (Cfg::kBlockK / 8)) * 8;
+        const bool valid = w_valid[i] && k0 + kc < k_end;
+        cp_async_16(w_stage + (p * Cfg::kLdWOutIn + kc) * 2, valid ? w_base[i] + k0 + kc : fallback, valid);
+      } else {
+        const int kr = c / (Cfg::kTileN / 8);
+        const int p = (c % (Cfg::kTileN / 8)) * 8;
+        const bool valid = w_valid[i] && k0 + kr < k_end;
+        cp_async_16(w_stage + (kr * Cfg::kLdWInOut + p) * 2, valid ? w_base[i] + (k0 + kr) * w_ld : fallback,
+                    valid);
+      }
+    }
+  }
+};
+
+// ---- mainloop -------------------------------------------------------------
+
+template <class Cfg>
+struct Accumulators {
+  float c[Cfg::kMI][Cfg::kNI][4];
+};
+
+// acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
+// features past the ends, and K past k_end, arrive as zeros.
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
+                                              Accumulators<Cfg>& acc) {
+  constexpr int kStageW = Cfg::template stage_w<kLayout>();
+  const uint32_t a_smem = smem_address(smem);
+  const uint32_t w_smem = a_smem + Cfg::kStages * Cfg::kStageA * 2;
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp_m = warp / Cfg::kWarpsN;
+  const int warp_n = warp % Cfg::kWarpsN;
+
+  const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
+
+#pragma unroll
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < t.k_tiles) {
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+    }
+    cp_async_commit();  // empty groups keep the group count in step
+  }
+
+  // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
+  // A (x4): lanes 0-15 address rows 0-15 at k 0, lanes 16-31 the same rows at k 8.
+  const int a_lane = (warp_m * Cfg::kWarpM + lane % 16) * Cfg::kLdA + (lane / 16) * 8;
+  // W (x4, two n8 tiles): matrices (n 0-7, k 0-7), (n 0-7, k 8-15),
+  // (n 8-15, k 0-7), (n 8-15, k 8-15), i.e. b0b1 of n-tile j, b2b3 of j, then of j+1.
+  int w_lane;
+  if constexpr (kLayout == WeightLayout::kOutIn) {
+    w_lane = (warp_n * Cfg::kWarpN + lane % 8 + (lane / 16) * 8) * Cfg::kLdWOutIn + ((lane / 8) % 2) * 8;
+  } else {
+    // [k][n] rows: .trans gives each thread (k = 2 (lane%4) .. +1, n = lane/4).
+    w_lane = (lane % 8 + ((lane / 8) % 2) * 8) * Cfg::kLdWInOut + warp_n * Cfg::kWarpN + (lane / 16) * 8;
+  }
+
+  for (int kt = 0; kt < t.k_tiles; ++kt) {
+    cp_async_wait<Cfg::kStages - 2>();
+    __syncthreads();  // stage kt landed for all threads; stage kt-1 is free
+    const int next = kt + Cfg::kStages - 1;
+    if (next < t.k_tiles) {
+      const int s = next % Cfg::kStages;
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + next * Cfg::kBlockK, g.w);
+    }
+    cp_async_commit();
+
+    const int stage = kt % Cfg::kStages;
+    const uint32_t a_stage = a_smem + stage * Cfg::kStageA * 2;
+    const uint32_t w_stage = w_smem + stage * kStageW * 2;
+#pragma unroll
+    for (int kk = 0; kk < Cfg::kBlockK / 16; ++kk) {
+      uint32_t a_frag[Cfg::kMI][4];
+      uint32_t w_frag[Cfg::kNI][2];
+#pragma unroll
+      for (int mi = 0; mi < Cfg::kMI; ++mi) {
+        ldmatrix_x4(a_frag[mi], a_stage + (a_lane + mi * 16 * Cfg::kLdA + kk * 16) * 2);
+      }
+#pragma unroll
+      for (int nj = 0; nj < Cfg::kNI / 2; ++nj) {
+        uint32_t r[4];
+        if constexpr (kLayout == WeightLayout::kOutIn) {
+          ldmatrix_x4(r, w_stage + (w_lane + nj * 16 * Cfg::kLdWOutIn + kk * 16) * 2);
+        } else {
+          ldmatrix_x4_trans(r, w_stage + (w_lane + kk * 16 * Cfg::kLdWInOut + nj * 16) * 2);
+        }
+        w_frag[2 * nj][0] = r[0];
+        w_frag[2 * nj][1] = r[1];
+        w_frag[2 * nj + 1][0] = r[2];
+        w_frag[2 * nj + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mi = 0; mi < Cfg::kMI; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < Cfg::kNI; ++ni) mma_16816<Element>(acc.c[mi][ni], a_frag[mi], w_frag[ni]);
+    }
+  }
+  cp_async_wait<0>();  // only empty groups remain; leave nothing in flight
+}
+
+// ---- epilogue -------------------------------------------------------------
+
+// Thread (lane) holds, for each (mi, ni), the sums at tile rows
+// mi*16 + lane/4 (+8 for c[2], c[3]) and tile columns ni*8 + 2 (lane%4) (+1
+// for c[1], c[3]) of its warp's slice.
+template <class Cfg, typename Element, bool kGated>
+__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
+  using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
+  const Epilogue& e = g.epilogue;
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp_m = warp / Cfg::kWarpsN;
+  const int warp_n = warp % Cfg::kWarpsN;
+  const int row0 = t.m0 + warp_m * Cfg::kWarpM + lane / 4;
+  const int n = g.n;
+  const bool split = g.splits > 1;
+  const int64_t n_acc = kGated ? 2 * int64_t{n} : int64_t{n};
+  float* partials = split ? g.partials + static_cast<int64_t>(blockIdx.y) * g.m * n_acc : nullptr;
+  auto* out = static_cast<Element*>(e.out);
+
+#pragma unroll
+  for (int mi = 0; mi < Cfg::kMI; ++mi) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = row0 + mi * 16 + half * 8;
+      if (r >= g.m) continue;
+      if constexpr (!kGated) {
+#pragma unroll
+        for (int ni = 0; ni < Cfg::kNI; ++ni) {
+          const int f = t.f0 + warp_n * Cfg::kWarpN + ni * 8 + (lane % 4) * 2;
+          if (f >= n) continue;  // f even and n % 8 == 0: f + 1 < n too
+          const float s0 = acc.c[mi][ni][2 * half], s1 = acc.c[mi][ni][2 * half + 1];
+          const int64_t at = static_cast<int64_t>(r) * n + f;
+          if (split) {
+            *reinterpret_cast<float2*>(partials + at) = make_float2(s0, s1);
+          } else {
+            const float v0 = mlp_detail::add_residual<Element>(e, mlp_detail::finish_plain<Element>(e, s0, f), at);
+            const float v1 =
+                mlp_detail::add_residual<Element>(e, mlp_detail::finish_plain<Element>(e, s1, f + 1), at + 1);
+            *reinterpret_cast<Pair*>(out + at) = Convert<Element>::pair(v0, v1);
+          }
+        }
+      } else if (e.packing == GateUpPacking::kConcatenated) {
+        // n-tiles [0, kNI/2) hold gate sums, [kNI/2, kNI) the up sums of the same features.
+#pragma unroll
+        for (int ni = 0; ni < Cfg::kNI / 2; ++ni) {
+          const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 8 + (lane % 4) * 2;
+          if (f >= n) continue;
+          const float g0 = acc.c[mi][ni][2 * half], g1 = acc.c[mi][ni][2 * half + 1];
+          const float u0 = acc.c[mi][ni + Cfg::kNI / 2][2 * half], u1 = acc.c[mi][ni + Cfg::kNI / 2][2 * half + 1];
+          if (split) {
+            float* row = partials + static_cast<int64_t>(r) * n_acc;
+            *reinterpret_cast<float2*>(row + f) = make_float2(g0, g1);
+            *reinterpret_cast<float2*>(row + n + f) = make_float2(u0, u1);
+          } else {
+            const int64_t at = static_cast<int64_t>(r) * n + f;
+            const float v0 = mlp_detail::add_residual<Element>(e, mlp_detail::finish_gated<Element>(e, n, g0, u0, f), at);
+            const float v1 =
+                mlp_detail::add_residual<Element>(e, mlp_detail::finish_gated<Element>(e, n, g1, u1, f + 1), at + 1);
+            *reinterpret_cast<Pair*>(out + at) = Convert<Element>::pair(v0, v1);
+          }
+        }
+      } else {
+        // Interleaved: each (even, odd) column pair is (gate, up) of one feature.
+#pragma unroll
+        for (int ni = 0; ni < Cfg::kNI; ++ni) {
+          const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 4 + lane % 4;
+          if (f >= n) continue;
+          const float gate = acc.c[mi][ni][2 * half], up = acc.c[mi][ni][2 * half + 1];
+          if (split) {
+            float* row = partials + static_cast<int64_t>(r) * n_acc;
+            row[f] = gate;
+            row[n + f] = up;
+          } else {
+            const int64_t at = static_cast<int64_t>(r) * n + f;
+            out[at] = Convert<Element>::from_float(
+                mlp_detail::add_residual<Element>(e, mlp_detail::finish_gated<Element>(e, n, gate, up, f), at));
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kernel(const GemmArgs g) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const TileCoord t = tile_coord<Cfg, kGated>(g);
+  Accumulators<Cfg> acc;
+#pragma unroll
+  for (int mi = 0; mi < Cfg::kMI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < Cfg::kNI; ++ni)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] = 0.0f;
+  mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
+  epilogue<Cfg, Element, kGated>(g, t, acc);
+}
+
+// ---- host launchers -------------------------------------------------------
+
+template <GemmTile kTile, bool kGated>
+constexpr int tile_features() {
+  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  return kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
+}
+
+// Launches the kernel for one configuration (params planned and checked).
+template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
+void launch_config(const GemmArgs& g, cudaStream_t stream) {
+  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  constexpr int kFeatures = tile_features<kTile, kGated>();
+  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
+  auto* kernel = &mlp_gemm_kernel<Cfg, Element, kLayout, kGated>;
+  const int64_t tiles = int64_t{(g.m + Cfg::kBlockM - 1) / Cfg::kBlockM} * ((g.n + kFeatures - 1) / kFeatures);
+  if (tiles > INT_MAX || g.splits > 65535) {
+    throw std::invalid_argument("mlp: " + std::to_string(tiles) + " tiles x " + std::to_string(g.splits) +
+                                " splits exceed the grid limits");
+  }
+  if (kSmem > 48 * 1024) {
+    // Per device and cheap; set on every call so a change of device is covered.
+    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  }
+  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
+  kernel<<<grid, Cfg::kThreads, kSmem, stream>>>(g);
+  MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+template <typename Element, WeightLayout kLayout>
+void run_gemm_typed(const GemmArgs& g, cudaStream_t stream) {
+  const bool gated = g.epilogue.gated;
+  switch (g.tile) {
+    case GemmTile::kLarge:
+      gated ? launch_config<GemmTile::kLarge, true, Element, kLayout>(g, stream)
+            : launch_config<GemmTile::kLarge, false, Element, kLayout>(g, stream);
+      return;
+    case GemmTile::kSmall16:
+      gated ? launch_config<GemmTile::kSmall16, true, Element, kLayout>(g, stream)
+            : launch_config<GemmTile::kSmall16, false, Element, kLayout>(g, stream);
+      return;
+    case GemmTile::kSmall64:
+      gated ? launch_config<GemmTile::kSmall64, true, Element, kLayout>(g, stream)
+            : launch_config<GemmTile::kSmall64, false, Element, kLayout>(g, stream);
+      return;
+  }
+  throw std::invalid_argument("mlp: unknown GEMM tile");
+}
+
+}  // namespace mlopt::kernels::mlp_gemm

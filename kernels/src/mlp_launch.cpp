@@ -1,0 +1,218 @@
+// The public MLP entry: validate, choose the implementation, carve the
+// workspace, run the two projections on the stream.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/mlp.h"
+#include "mlp_dispatch.h"
+
+namespace mlopt::kernels {
+namespace {
+
+using mlp_detail::Epilogue;
+using mlp_detail::GemmArgs;
+using mlp_detail::GemmTile;
+
+// kAuto's choices. Estimates from the H100's numbers (3.35 TB/s, ~650
+// TFLOP/s for cuBLASLt's bf16 GEMMs, an mma.sync kernel well below that);
+// bench/mlp prints every implementation's time per size, which is what
+// these thresholds are to be checked against.
+//
+// Up to 64 tokens the MLP only streams its weights (Llama-7B: 270 MB, ~80
+// us at full bandwidth, against ~35 GFLOP at 64 tokens): the decode path
+// reads each weight once with all tokens in one tile, splits K to occupy
+// every SM, and needs no cuBLASLt heuristics or intermediates beyond h.
+constexpr int kDecodeMaxTokens = 64;
+// From this many tokens on, the projections are compute-bound and
+// cuBLASLt's Hopper kernels outrun the mma.sync kernel by more than the
+// extra pass costs that storing the projection adds (for a gated MLP:
+// write [tokens, 2 d_ff] and read it back, ~7% of the GEMM time at Llama-7B's
+// sizes), so gated MLPs and erf-GELU / SiLU go to kCublasLt there. Below it
+// the fused kernel keeps the wide projections out of memory.
+constexpr int kCublasLtMinTokens = 2048;
+
+constexpr std::size_t kAlign = 256;
+std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+int sm_count() {
+  int device = 0, count = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+  return count;
+}
+
+MlpImpl choose(const MlpParams& p) {
+  if (p.impl != MlpImpl::kAuto) return p.impl;
+  if (p.tokens <= kDecodeMaxTokens) return MlpImpl::kDecode;
+  if (!p.gated && mlp_detail::cublaslt_fuses(p.activation)) return MlpImpl::kCublasLt;  // GPT-2's MLP
+  return p.tokens >= kCublasLtMinTokens ? MlpImpl::kCublasLt : MlpImpl::kFused;
+}
+
+// Everything one call does, with the workspace as offsets.
+struct Plan {
+  MlpImpl impl = MlpImpl::kAuto;
+  GemmArgs up, down;  // mlopt's GEMMs (kDecode: both; kFused: up)
+  std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
+  bool uses_lt = false;
+};
+
+Epilogue up_epilogue(const MlpParams& p, void* h) {
+  Epilogue e;
+  e.activation = p.activation;
+  e.gated = p.gated;
+  e.packing = p.gate_up;
+  e.bias = p.b_up;
+  e.out = h;
+  return e;
+}
+
+Epilogue down_epilogue(const MlpParams& p) {
+  Epilogue e;
+  e.bias = p.b_down;
+  e.residual = p.residual;
+  e.out = p.out;
+  return e;
+}
+
+Plan make_plan(const MlpParams& p) {
+  Plan plan;
+  plan.impl = choose(p);
+  const std::size_t h_bytes = aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
+  std::size_t scratch = 0;
+  const int sms = plan.impl == MlpImpl::kCublasLt ? 0 : sm_count();
+
+  if (plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused) {
+    GemmArgs& up = plan.up;
+    up.a = p.x;
+    up.w = p.w_up;
+    up.m = p.tokens;
+    up.n = p.d_ff;
+    up.k = p.d_model;
+    up.epilogue = up_epilogue(p, nullptr);
+    up.tile = plan.impl == MlpImpl::kFused ? GemmTile::kLarge
+                                           : (p.tokens <= 16 ? GemmTile::kSmall16 : GemmTile::kSmall64);
+    mlp_detail::plan_splits(up, p.num_splits, sms);
+    scratch = mlp_detail::gemm_partials_bytes(up);
+  }
+  if (plan.impl == MlpImpl::kDecode) {
+    GemmArgs& down = plan.down;
+    down.w = p.w_down;
+    down.m = p.tokens;
+    down.n = p.d_model;
+    down.k = p.d_ff;
+    down.epilogue = down_epilogue(p);
+    down.tile = plan.up.tile;
+    mlp_detail::plan_splits(down, p.num_splits, sms);
+    scratch = std::max(scratch, mlp_detail::gemm_partials_bytes(down));  // used one after the other
+  } else {
+    plan.uses_lt = true;  // the down projection
+  }
+  if (plan.impl == MlpImpl::kCublasLt && p.gated) {
+    scratch = static_cast<std::size_t>(int64_t{p.tokens} * 2 * p.d_ff * 2);  // the stored [gate | up] projection
+  }
+  plan.h_offset = 0;
+  plan.scratch_offset = h_bytes;
+  plan.lt_offset = plan.scratch_offset + aligned(scratch);
+  plan.total = plan.lt_offset + (plan.uses_lt ? mlp_detail::kCublasLtWorkspaceBytes : 0);
+  return plan;
+}
+
+void check_aligned(const char* name, const void* pointer, std::uintptr_t alignment = 16) {
+  if (reinterpret_cast<std::uintptr_t>(pointer) % alignment != 0) {
+    throw std::invalid_argument(std::string("mlp: ") + name + " must be " + std::to_string(alignment) +
+                                "-byte aligned");
+  }
+}
+
+}  // namespace
+
+MlpImpl mlp_chosen_impl(const MlpParams& params) {
+  validate(params);
+  return choose(params);
+}
+
+std::size_t mlp_workspace_bytes(const MlpParams& params) {
+  validate(params);
+  return make_plan(params).total;
+}
+
+MlpWorkspaceSizes mlp_workspace_sizes(const MlpParams& params) {
+  validate(params);
+  const Plan plan = make_plan(params);
+  MlpWorkspaceSizes sizes;
+  sizes.h = plan.scratch_offset - plan.h_offset;
+  sizes.scratch = plan.lt_offset - plan.scratch_offset;
+  sizes.cublaslt = plan.total - plan.lt_offset;
+  sizes.total = plan.total;
+  return sizes;
+}
+
+void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::size_t workspace_bytes) {
+  validate(p);
+  check_aligned("x", p.x);
+  check_aligned("w_up", p.w_up);
+  check_aligned("b_up", p.b_up);
+  check_aligned("w_down", p.w_down);
+  check_aligned("b_down", p.b_down);
+  check_aligned("residual", p.residual);
+  check_aligned("out", p.out);
+  check_aligned("workspace", workspace, kAlign);  // its parts start at multiples of 256 bytes (cuBLASLt's too)
+  Plan plan = make_plan(p);
+  if (workspace == nullptr || workspace_bytes < plan.total) {
+    throw std::invalid_argument("mlp: the workspace has " + std::to_string(workspace == nullptr ? 0 : workspace_bytes) +
+                                " bytes, this call needs " + std::to_string(plan.total) +
+                                " (mlp_workspace_bytes)");
+  }
+  auto* base = static_cast<unsigned char*>(workspace);
+  void* h = base + plan.h_offset;
+  void* scratch = base + plan.scratch_offset;
+  void* lt_workspace = base + plan.lt_offset;
+  const std::size_t lt_bytes = workspace_bytes - plan.lt_offset;
+
+  // Up projection -> h [tokens, d_ff].
+  if (plan.impl == MlpImpl::kCublasLt) {
+    mlp_detail::LtMatmul up;
+    up.a = p.x;
+    up.w = p.w_up;
+    up.bias = p.b_up;
+    up.m = p.tokens;
+    up.n = static_cast<int>(mlp_up_features(p));
+    up.k = p.d_model;
+    const bool fused_activation = !p.gated && mlp_detail::cublaslt_fuses(p.activation);
+    up.activation = fused_activation ? p.activation : Activation::kNone;
+    up.d = p.gated ? scratch : h;
+    mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
+    if (!fused_activation) {
+      mlp_detail::apply_activation(up.d, p.tokens, p.d_ff, up_epilogue(p, h), p.dtype, stream);
+    }
+  } else {
+    plan.up.epilogue.out = h;
+    plan.up.partials = static_cast<float*>(scratch);
+    mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
+  }
+
+  // Down projection -> out [tokens, d_model], bias and residual in its epilogue.
+  if (plan.impl == MlpImpl::kDecode) {
+    plan.down.a = h;
+    plan.down.partials = static_cast<float*>(scratch);
+    mlp_detail::run_gemm(plan.down, p.layout, p.dtype, stream);
+  } else {
+    mlp_detail::LtMatmul down;
+    down.a = h;
+    down.w = p.w_down;
+    down.bias = p.b_down;
+    down.c = p.residual;
+    down.d = p.out;
+    down.m = p.tokens;
+    down.n = p.d_model;
+    down.k = p.d_ff;
+    mlp_detail::cublaslt_matmul(down, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
+  }
+}
+
+}  // namespace mlopt::kernels

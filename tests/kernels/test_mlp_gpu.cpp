@@ -1,0 +1,410 @@
+// The GPU MLP block against the CPU reference (ctest -L gpu), for every
+// activation x weight layout x dtype x gated/plain x residual on/off, on
+// each implementation (decode, fused, cuBLASLt), at token counts from 1 to
+// 16384 and sizes that are not tile multiples.
+//
+// Tolerance. The reference sums in double from the same fp16/bf16 inputs
+// and rounds h to the dtype, as the GPU stores it. The GPU's error comes
+// from fp32 sums in another order and from h landing on the other side of a
+// rounding boundary now and then. An unfused MLP in the same dtype (each
+// step rounded to the dtype as PyTorch stores it: the projection with its
+// bias, the activation, the gated product, the down projection with its
+// bias, the residual add; sums in fp32) has those errors and more. So each
+// case computes that unfused error too and requires
+//   max |ours - ref| <= max |unfused - ref| + one ulp of the dtype at max |ref|
+// (the margin covers elements that land on the other side of the output's
+// rounding). Outputs and the workspace are poisoned (NaN) before each run, so
+// an element the kernels never wrote (of h too) shows up as non-finite.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/cuda_event.h"
+#include "mlopt/kernels/device_query.h"
+#include "mlopt/kernels/half_bits.h"
+#include "mlopt/kernels/mlp.h"
+#include "mlopt/kernels/poison.h"
+
+using namespace mlopt::kernels;
+
+namespace {
+
+constexpr auto kF16 = MlpDType::kFloat16;
+constexpr auto kBF16 = MlpDType::kBFloat16;
+
+struct Case {
+  MlpDType dtype = kF16;
+  Activation activation = Activation::kGeluTanh;
+  WeightLayout layout = WeightLayout::kOutIn;
+  bool gated = false;
+  GateUpPacking packing = GateUpPacking::kConcatenated;
+  bool bias = true;
+  bool residual = false;
+  int tokens = 1, d_model = 200, d_ff = 520;
+  MlpImpl impl = MlpImpl::kAuto;
+  int num_splits = 0;
+  bool residual_in_place = false;  // residual and out are one buffer
+};
+
+std::string describe(const Case& c) {
+  return std::string(to_string(c.dtype)) + " " + to_string(c.activation) + (c.gated ? " gated " : " plain ") +
+         (c.gated ? std::string(to_string(c.packing)) + " " : "") + to_string(c.layout) +
+         (c.bias ? " bias" : " no-bias") + (c.residual ? (c.residual_in_place ? " residual(in place)" : " residual") : "") +
+         " tokens " + std::to_string(c.tokens) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
+         " impl " + to_string(c.impl) + (c.num_splits ? " splits " + std::to_string(c.num_splits) : "");
+}
+
+float to_float(uint16_t bits, MlpDType dtype) { return dtype == kF16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits); }
+uint16_t to_bits(float x, MlpDType dtype) { return dtype == kF16 ? float_to_half_bits(x) : float_to_bf16_bits(x); }
+float round_to(float x, MlpDType dtype) { return to_float(to_bits(x, dtype), dtype); }
+
+float activate(float x, Activation a) {
+  switch (a) {
+    case Activation::kNone: return x;
+    case Activation::kRelu: return std::max(x, 0.0f);
+    case Activation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
+    case Activation::kGeluTanh: return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case Activation::kSilu: return x / (1.0f + std::exp(-x));
+  }
+  return x;
+}
+
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  explicit DeviceBuffer(std::size_t n) : bytes(n) { MLOPT_CUDA_CHECK(cudaMalloc(&ptr, std::max<std::size_t>(n, 16))); }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+void upload(DeviceBuffer& d, const std::vector<uint16_t>& h) {
+  MLOPT_CUDA_CHECK(cudaMemcpy(d.ptr, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+}
+
+// A weight as [out][in] floats.
+std::vector<float> out_in(const std::vector<uint16_t>& w, int64_t out, int64_t in, WeightLayout layout, MlpDType dt) {
+  std::vector<float> m(static_cast<std::size_t>(out * in));
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i)
+      m[std::size_t(o * in + i)] = to_float(w[std::size_t(layout == WeightLayout::kOutIn ? o * in + i : i * out + o)], dt);
+  return m;
+}
+
+struct Host {
+  std::vector<uint16_t> x, w_up, b_up, w_down, b_down, residual;
+};
+
+// The unfused MLP in the dtype (see the tolerance note), as floats.
+std::vector<float> unfused_low_precision(const Case& c, const Host& h) {
+  const int64_t d = c.d_model, f = c.d_ff, n_up = c.gated ? 2 * f : f;
+  const auto w_up = out_in(h.w_up, n_up, d, c.layout, c.dtype);
+  const auto w_down = out_in(h.w_down, d, f, c.layout, c.dtype);
+  std::vector<float> out(static_cast<std::size_t>(c.tokens * d)), x(static_cast<std::size_t>(d)),
+      pre(static_cast<std::size_t>(n_up)), hid(static_cast<std::size_t>(f));
+  const bool interleaved = c.packing == GateUpPacking::kInterleaved;
+  for (int64_t t = 0; t < c.tokens; ++t) {
+    for (int64_t i = 0; i < d; ++i) x[i] = to_float(h.x[std::size_t(t * d + i)], c.dtype);
+    for (int64_t o = 0; o < n_up; ++o) {
+      float acc = 0.0f;
+      for (int64_t i = 0; i < d; ++i) acc += x[i] * w_up[std::size_t(o * d + i)];
+      if (c.bias) acc += to_float(h.b_up[o], c.dtype);
+      pre[o] = round_to(acc, c.dtype);
+    }
+    for (int64_t j = 0; j < f; ++j) {
+      if (c.gated) {
+        const float gate = pre[interleaved ? 2 * j : j], up = pre[interleaved ? 2 * j + 1 : f + j];
+        hid[j] = round_to(round_to(activate(gate, c.activation), c.dtype) * up, c.dtype);
+      } else {
+        hid[j] = round_to(activate(pre[j], c.activation), c.dtype);
+      }
+    }
+    for (int64_t o = 0; o < d; ++o) {
+      float acc = 0.0f;
+      for (int64_t j = 0; j < f; ++j) acc += hid[j] * w_down[std::size_t(o * f + j)];
+      if (c.bias) acc += to_float(h.b_down[o], c.dtype);
+      float y = round_to(acc, c.dtype);
+      if (c.residual) y = round_to(y + to_float(h.residual[std::size_t(t * d + o)], c.dtype), c.dtype);
+      out[std::size_t(t * d + o)] = y;
+    }
+  }
+  return out;
+}
+
+float ulp_at(float magnitude, MlpDType dtype) {
+  const int mantissa_bits = dtype == kF16 ? 10 : 7;
+  int exponent = 0;
+  std::frexp(std::max(magnitude, 1e-3f), &exponent);  // magnitude in [2^(e-1), 2^e)
+  return std::ldexp(1.0f, exponent - 1 - mantissa_bits);
+}
+
+void run_case(const Case& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const int64_t d = c.d_model, f = c.d_ff, n_up = c.gated ? 2 * f : f, tokens = c.tokens;
+  // Pre-activations ~ N(0, 1.25), h ~ O(1), outputs ~ O(1).
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_bits = [&](int64_t n, float scale) {
+    std::vector<uint16_t> v(static_cast<std::size_t>(n));
+    for (auto& e : v) e = to_bits(normal(rng) * scale, c.dtype);
+    return v;
+  };
+  Host h;
+  h.x = random_bits(tokens * d, 1.0f);
+  h.w_up = random_bits(n_up * d, 1.0f / std::sqrt(float(d)));
+  h.b_up = random_bits(n_up, 0.5f);
+  h.w_down = random_bits(d * f, 1.0f / std::sqrt(float(f)));
+  h.b_down = random_bits(d, 0.5f);
+  h.residual = random_bits(tokens * d, 1.0f);
+
+  MlpParams p;
+  p.tokens = c.tokens;
+  p.d_model = c.d_model;
+  p.d_ff = c.d_ff;
+  p.activation = c.activation;
+  p.gated = c.gated;
+  p.gate_up = c.packing;
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  p.impl = c.impl;
+  p.num_splits = c.num_splits;
+
+  CudaStream stream;
+  DeviceBuffer dx(h.x.size() * 2), dw_up(h.w_up.size() * 2), db_up(h.b_up.size() * 2), dw_down(h.w_down.size() * 2),
+      db_down(h.b_down.size() * 2), dres(h.residual.size() * 2), dout(std::size_t(tokens * d) * 2);
+  upload(dx, h.x);
+  upload(dw_up, h.w_up);
+  upload(db_up, h.b_up);
+  upload(dw_down, h.w_down);
+  upload(db_down, h.b_down);
+  upload(dres, h.residual);
+  MlpParams dp = p;
+  dp.x = dx.ptr;
+  dp.w_up = dw_up.ptr;
+  dp.b_up = c.bias ? db_up.ptr : nullptr;
+  dp.w_down = dw_down.ptr;
+  dp.b_down = c.bias ? db_down.ptr : nullptr;
+  dp.out = dout.ptr;
+  if (c.residual_in_place) {
+    upload(dout, h.residual);
+    dp.residual = dout.ptr;
+  } else {
+    dp.residual = c.residual ? dres.ptr : nullptr;
+    poison_device(dout.ptr, dout.bytes, stream.get());
+  }
+  DeviceBuffer workspace(mlp_workspace_bytes(dp));
+  poison_device(workspace.ptr, workspace.bytes, stream.get());
+  mlp_forward(dp, stream.get(), workspace.ptr, workspace.bytes);
+  stream.synchronize();
+  std::vector<uint16_t> out(static_cast<std::size_t>(tokens * d));
+  MLOPT_CUDA_CHECK(cudaMemcpy(out.data(), dout.ptr, out.size() * 2, cudaMemcpyDeviceToHost));
+
+  MlpParams hp = p;
+  hp.x = h.x.data();
+  hp.w_up = h.w_up.data();
+  hp.b_up = c.bias ? h.b_up.data() : nullptr;
+  hp.w_down = h.w_down.data();
+  hp.b_down = c.bias ? h.b_down.data() : nullptr;
+  hp.residual = c.residual ? h.residual.data() : nullptr;
+  std::vector<float> ref(out.size());
+  mlp_reference_f32(hp, ref.data());
+  const auto unfused = unfused_low_precision(c, h);
+
+  double ours_err = 0, unfused_err = 0;
+  float max_ref = 0;
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const float ours = to_float(out[i], c.dtype);
+    if (!std::isfinite(ours)) {
+      if (bad++ < 5) ADD_FAILURE() << "out[token " << i / d << "][" << i % d << "] = " << ours;
+      continue;
+    }
+    ours_err = std::max(ours_err, std::abs(double(ours) - ref[i]));
+    unfused_err = std::max(unfused_err, std::abs(double(unfused[i]) - ref[i]));
+    max_ref = std::max(max_ref, std::abs(ref[i]));
+  }
+  EXPECT_EQ(bad, 0) << "of " << out.size() << " output elements";
+  const double margin = ulp_at(max_ref, c.dtype);
+  EXPECT_LE(ours_err, unfused_err + margin) << "max error ours " << ours_err << ", unfused " << to_string(c.dtype)
+                                            << " MLP " << unfused_err << ", margin " << margin;
+  EXPECT_GT(max_ref, 0.1f);  // the data is not degenerate
+}
+
+#define SKIP_WITHOUT_GPU() \
+  if (device_count() == 0) GTEST_SKIP() << "no CUDA device"
+
+const Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh,
+                                   Activation::kSilu};
+const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt};
+
+}  // namespace
+
+TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  // Token counts, the bias and the gate/up packing rotate over the
+  // combinations (7 token counts against 3 implementations: each meets each).
+  const int token_counts[] = {1, 3, 17, 64, 65, 129, 300};
+  int combo = 0, run = 0;
+  for (MlpDType dtype : {kF16, kBF16})
+    for (Activation a : kActivations)
+      for (WeightLayout layout : {WeightLayout::kOutIn, WeightLayout::kInOut})
+        for (bool gated : {false, true})
+          for (bool residual : {false, true}) {
+            for (MlpImpl impl : kImpls) {
+              Case c;
+              c.dtype = dtype;
+              c.activation = a;
+              c.layout = layout;
+              c.gated = gated;
+              c.residual = residual;
+              c.impl = impl;
+              c.tokens = token_counts[run % 7];
+              c.bias = (run / 2) % 2 == 0;
+              c.packing = (combo / 8 + combo / 4) % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+              ++run;
+              run_case(c, rng);
+            }
+            ++combo;
+          }
+}
+
+TEST(MlpGpu, TokenCountsFromOneToAThousand) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  for (int tokens : {1, 3, 17, 64, 65, 300, 1000}) {
+    Case swiglu;  // Llama: SwiGLU, nn.Linear weights, no biases, bf16
+    swiglu.dtype = kBF16;
+    swiglu.activation = Activation::kSilu;
+    swiglu.gated = true;
+    swiglu.bias = false;
+    swiglu.tokens = tokens;
+    run_case(swiglu, rng);
+    Case gpt2;  // GPT-2: GELU (tanh), Conv1D weights, biases, the residual fused
+    gpt2.activation = Activation::kGeluTanh;
+    gpt2.layout = WeightLayout::kInOut;
+    gpt2.residual = true;
+    gpt2.tokens = tokens;
+    run_case(gpt2, rng);
+  }
+}
+
+TEST(MlpGpu, SixteenThousandTokens) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  for (MlpImpl impl : {MlpImpl::kAuto, MlpImpl::kFused}) {  // 128 token tiles: many raster groups
+    Case c;
+    c.dtype = kBF16;
+    c.activation = Activation::kSilu;
+    c.gated = true;
+    c.bias = false;
+    c.residual = true;
+    c.tokens = 16384;
+    c.d_model = 64;
+    c.d_ff = 136;
+    c.impl = impl;
+    run_case(c, rng);
+  }
+  Case erf;
+  erf.activation = Activation::kGeluErf;
+  erf.layout = WeightLayout::kInOut;
+  erf.tokens = 16384;
+  erf.d_model = 96;
+  erf.d_ff = 200;
+  run_case(erf, rng);
+}
+
+TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kFused}) {
+    for (int splits : {1, 2, 3, 7, 1000}) {  // 1000: capped at the number of K steps
+      for (bool gated : {false, true}) {
+        Case c;
+        c.impl = impl;
+        c.num_splits = splits;
+        c.gated = gated;
+        c.activation = gated ? Activation::kGeluTanh : Activation::kSilu;
+        c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
+        c.packing = splits % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+        c.residual = true;
+        c.residual_in_place = true;
+        c.tokens = impl == MlpImpl::kDecode ? 33 : 150;
+        c.d_model = 264;
+        c.d_ff = 1032;
+        run_case(c, rng);
+      }
+    }
+  }
+  Case lt;  // cuBLASLt reads C and writes D in one buffer
+  lt.impl = MlpImpl::kCublasLt;
+  lt.residual = true;
+  lt.residual_in_place = true;
+  lt.tokens = 77;
+  run_case(lt, rng);
+}
+
+TEST(MlpGpu, AutoChoosesByTokenCount) {
+  MlpParams p;
+  int dummy = 0;
+  p.x = p.w_up = p.w_down = &dummy;
+  p.out = &dummy;
+  p.d_model = 4096;
+  p.d_ff = 11008;
+  p.gated = true;
+  p.activation = Activation::kSilu;
+  for (int tokens : {1, 16, 64}) {
+    p.tokens = tokens;
+    EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kDecode) << tokens;
+  }
+  p.tokens = 65;
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kFused);
+  p.tokens = 16384;
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.gated = false;
+  p.activation = Activation::kGeluTanh;  // GPT-2: cuBLASLt fuses bias + GELU itself
+  p.tokens = 128;
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.activation = Activation::kGeluErf;
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kFused);
+}
+
+TEST(MlpGpu, RejectsBadCalls) {
+  SKIP_WITHOUT_GPU();
+  DeviceBuffer buffer(1 << 20), workspace(64 << 20);
+  auto* base = static_cast<uint16_t*>(buffer.ptr);
+  MlpParams p;
+  p.x = base;
+  p.w_up = base + 4096;
+  p.w_down = base + 8192;
+  p.out = base + 16384;
+  p.tokens = 4;
+  p.d_model = 32;
+  p.d_ff = 64;
+  EXPECT_NO_THROW(mlp_forward(p, nullptr, workspace.ptr, workspace.bytes));
+  MLOPT_CUDA_CHECK(cudaDeviceSynchronize());
+  auto message = [&](const MlpParams& q, std::size_t ws_bytes) -> std::string {
+    try {
+      mlp_forward(q, nullptr, workspace.ptr, ws_bytes);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  MlpParams q = p;
+  q.x = base + 1;  // 2-byte aligned only
+  EXPECT_NE(message(q, workspace.bytes).find("x must be 16-byte aligned"), std::string::npos);
+  EXPECT_NE(message(p, 16).find("workspace"), std::string::npos);
+  q = p;
+  q.d_ff = 60;
+  EXPECT_NE(message(q, workspace.bytes).find("multiple of 8"), std::string::npos);
+  q = p;
+  q.w_down = nullptr;
+  EXPECT_NE(message(q, workspace.bytes).find("w_down is null"), std::string::npos);
+}
