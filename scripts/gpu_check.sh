@@ -5,7 +5,15 @@
 #
 # Before sending it: bash scripts/vendor_deps.sh (header-only libraries
 # travel in .deps/, which must be named in the call's carry list).
+#
+#   scripts/gpu_check.sh [all|kernels|models]
+# kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
+# benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
+# model benchmark; all (default): both.
 set -uo pipefail
+mode=${1:-all}
+case "$mode" in all|kernels|models) ;; *) echo "usage: $0 [all|kernels|models]" >&2; exit 2 ;; esac
+want() { [ "$mode" = all ] || [ "$mode" = "$1" ]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/gpu-out}
 build=${MLOPT_GPU_BUILD_DIR:-/tmp/mlopt-build-gpu}
@@ -28,8 +36,29 @@ set +e
 status=0
 ctest --test-dir "$build" -L gpu --output-on-failure >"$out/ctest-gpu.log" 2>&1 || status=1
 tail -15 "$out/ctest-gpu.log"
-ctest --test-dir "$build" -L cpu -j 16 --output-on-failure >"$out/ctest-cpu.log" 2>&1 || status=1
-tail -8 "$out/ctest-cpu.log"
+if want models; then
+  ctest --test-dir "$build" -L cpu -j 16 --output-on-failure >"$out/ctest-cpu.log" 2>&1 || status=1
+  tail -8 "$out/ctest-cpu.log"
+fi
+
+if want kernels; then
+  "$build/bench/bench_attention" --json "$out/attention-bench.json" > "$out/attention-bench.txt" 2>&1 || status=1
+  cat "$out/attention-bench.txt"
+  "$build/bench/bench_mlp" --json "$out/mlp-bench.json" > "$out/mlp-bench.txt" 2>&1 || status=1
+  cat "$out/mlp-bench.txt"
+  # Out-of-bounds accesses, shared-memory races and barrier misuse on small cases.
+  sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  for tool in memcheck racecheck synccheck; do
+    {
+      timeout 300 "$sanitizer" --tool "$tool" --error-exitcode 9 "$build/tests/kernels/mlopt_attention_gpu_tests" \
+        --gtest_filter='*GroupedAndMultiQueryAcrossTiles*:*LayoutsAlignedAndUnaligned*' &&
+        timeout 300 "$sanitizer" --tool "$tool" --error-exitcode 9 "$build/tests/kernels/mlopt_attention_decode_gpu_tests" \
+          --gtest_filter='*SanitizerSmallCases*'
+    } >"$out/sanitizer-$tool.log" 2>&1 || status=1
+    echo "compute-sanitizer $tool: $(grep -cE "(ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards)" "$out/sanitizer-$tool.log") of 2 runs clean"
+  done
+fi
+want models || exit $status
 
 mlopt="$build/app/mlopt"
 "$mlopt" devices

@@ -1,0 +1,101 @@
+#include "bench_timing.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "mlopt/core/stats.h"
+#include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/cuda_event.h"
+#include "mlopt/kernels/device_query.h"
+
+namespace mlopt::bench {
+
+DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) { MLOPT_CUDA_CHECK(cudaMalloc(&ptr_, bytes)); }
+DeviceBuffer::~DeviceBuffer() { cudaFree(ptr_); }  // destructors never throw
+
+namespace {
+
+std::size_t flush_bytes(int device) {
+  const auto l2 = static_cast<std::size_t>(kernels::device_properties(device).l2_cache_bytes);
+  // Twice the L2 evicts everything whatever the replacement policy; a device
+  // that reports no L2 size still gets a buffer larger than any L2 so far.
+  return l2 > 0 ? 2 * l2 : std::size_t{256} << 20;
+}
+
+}  // namespace
+
+L2Flusher::L2Flusher(int device) : buffer_(flush_bytes(device)) {}
+
+void L2Flusher::flush(cudaStream_t stream) {
+  MLOPT_CUDA_CHECK(cudaMemsetAsync(buffer_.get(), 0, buffer_.bytes(), stream));
+}
+
+std::vector<double> time_on_stream(cudaStream_t stream, const std::function<void()>& launch,
+                                   const TimingOptions& options, L2Flusher* flusher) {
+  for (int i = 0; i < options.warmup; ++i) {
+    if (flusher) flusher->flush(stream);
+    launch();
+  }
+  // One event pair per iteration, read after the last one: no host sync in
+  // the loop, so the GPU never idles waiting for the host to enqueue.
+  const int n = std::max(options.iters, 1);
+  std::vector<std::unique_ptr<kernels::CudaEvent>> begin, end;
+  for (int i = 0; i < n; ++i) {
+    begin.push_back(std::make_unique<kernels::CudaEvent>());
+    end.push_back(std::make_unique<kernels::CudaEvent>());
+  }
+  for (int i = 0; i < n; ++i) {
+    if (flusher) flusher->flush(stream);
+    begin[i]->record(stream);
+    launch();
+    end[i]->record(stream);
+  }
+  end.back()->synchronize();
+  std::vector<double> samples;
+  samples.reserve(n);
+  for (int i = 0; i < n; ++i) samples.push_back(kernels::elapsed_ms(*begin[i], *end[i]));
+  return samples;
+}
+
+CopyBandwidth measure_copy_bandwidth(cudaStream_t stream, std::size_t bytes, const TimingOptions& options) {
+  constexpr std::size_t kMinBytes = std::size_t{64} << 20;
+  std::unique_ptr<DeviceBuffer> src, dst;
+  for (;;) {
+    try {
+      src = std::make_unique<DeviceBuffer>(bytes);
+      dst = std::make_unique<DeviceBuffer>(bytes);
+      break;
+    } catch (const kernels::CudaError& e) {
+      src.reset();
+      dst.reset();
+      if (e.code() != cudaErrorMemoryAllocation || bytes / 2 < kMinBytes) throw;
+      cudaGetLastError();  // an allocation failure is not sticky; clear it
+      bytes /= 2;
+    }
+  }
+  // Defined contents: the copy's speed does not depend on them, but reading
+  // uninitialised memory is a finding in compute-sanitizer runs.
+  MLOPT_CUDA_CHECK(cudaMemsetAsync(src->get(), 1, bytes, stream));
+  CopyBandwidth result;
+  result.bytes = bytes;
+  // No L2 flush: a buffer this size streams through L2 anyway.
+  result.samples_ms = time_on_stream(
+      stream,
+      [&] { MLOPT_CUDA_CHECK(cudaMemcpyAsync(dst->get(), src->get(), bytes, cudaMemcpyDeviceToDevice, stream)); },
+      options, nullptr);
+  result.median_ms = summarize(result.samples_ms).median_ms;
+  result.gbps = 2.0 * static_cast<double>(bytes) / (result.median_ms * 1e-3) / 1e9;
+  return result;
+}
+
+std::string clear_cuda_error() {
+  if (cudaDeviceSynchronize() == cudaSuccess) {
+    cudaGetLastError();  // a launch-time error left by the failed call
+    return "";
+  }
+  cudaGetLastError();
+  const cudaError_t again = cudaDeviceSynchronize();
+  return again == cudaSuccess ? "" : std::string(cudaGetErrorName(again)) + ": " + cudaGetErrorString(again);
+}
+
+}  // namespace mlopt::bench

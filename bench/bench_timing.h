@@ -1,0 +1,73 @@
+#pragma once
+// GPU timing for the benchmark programs: CUDA events around each iteration on
+// one stream, an L2 flush before each, and the device's copy bandwidth.
+// CUDA runtime only (no libtorch), so any benchmark can use it.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mlopt::bench {
+
+// A device allocation owned for the scope (cudaMalloc / cudaFree).
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(std::size_t bytes);  // throws kernels::CudaError
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void* get() const { return ptr_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// Overwrites a buffer twice the size of the device's L2 so that every timed
+// iteration starts with cold caches, as a real step does (its inputs were
+// written long before). The memset also keeps the GPU busy while the host
+// enqueues the next iteration, so host overhead does not enter the times.
+class L2Flusher {
+ public:
+  explicit L2Flusher(int device);
+  void flush(cudaStream_t stream);
+  std::size_t bytes() const { return buffer_.bytes(); }
+
+ private:
+  DeviceBuffer buffer_;
+};
+
+struct TimingOptions {
+  int warmup = 10;  // untimed calls first: lazy initialisation, autotuning, clocks
+  int iters = 30;   // timed calls; report their median
+};
+
+// Calls `launch` (which enqueues work on `stream`) warmup + iters times and
+// returns the milliseconds of each timed call, measured with a CUDA event
+// pair around it. Nothing is synchronised between calls: the host runs
+// ahead of the GPU. `flusher` may be null (no L2 flush). Throws CudaError.
+std::vector<double> time_on_stream(cudaStream_t stream, const std::function<void()>& launch,
+                                   const TimingOptions& options, L2Flusher* flusher);
+
+struct CopyBandwidth {
+  std::size_t bytes = 0;  // size of the copied buffer
+  std::vector<double> samples_ms;
+  double median_ms = 0;
+  double gbps = 0;  // 2 * bytes / median (each byte is read once and written once), 1e9 B/s
+};
+
+// Device-to-device cudaMemcpyAsync of a `bytes` buffer: what a memory-bound
+// kernel can hope to reach. Halves the size (down to 64 MiB) when the device
+// cannot hold two buffers of it. Throws CudaError.
+CopyBandwidth measure_copy_bandwidth(cudaStream_t stream, std::size_t bytes, const TimingOptions& options);
+
+// After an exception from GPU work: waits for the device, clears an error a
+// later call would otherwise report, and returns the error's text when it is
+// sticky (the CUDA context is unusable: every later call fails), else "".
+std::string clear_cuda_error();
+
+}  // namespace mlopt::bench

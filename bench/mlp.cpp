@@ -1,0 +1,493 @@
+// bench_mlp: mlopt::fused_mlp against the unfused libtorch sequence, in one
+// process on the same inputs and weights:
+//
+//   GPT-2 small  768 -> 3072 -> 768, GELU (tanh), Conv1D weights, biases, fp16:
+//                unfused = addmm, gelu(tanh), addmm (what GPT-2's MLP runs)
+//   Llama-7B     4096 -> 11008 -> 4096, SwiGLU, nn.Linear weights, no biases, bf16:
+//                unfused = linear (gate), linear (up), silu, mul, linear (down)
+//
+// at 1, 16, 128, 1024 and 16384 tokens. "fused" is the op as a transformed
+// graph calls it (its automatic choice of implementation); each of mlopt's
+// implementations is also timed on its own (kernels API, forced), which is
+// what the automatic choice's thresholds are checked against. Prints time,
+// TFLOP/s (2 tokens (d F (gated ? 2 : 1) + F d) per forward) and the bytes
+// of intermediates each variant writes, writes JSON (--json) with the
+// targets of the issue stated as met or not.
+//
+// Exit status 1 when one of mlopt's outputs disagrees with the unfused
+// output or one of mlopt's variants fails to run; 2 on bad usage.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench_timing.h"
+#include "mlopt/core/atomic_file.h"
+#include "mlopt/core/environment.h"
+#include "mlopt/core/ops.h"
+#include "mlopt/core/stats.h"
+#include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/device_query.h"
+#include "mlopt/kernels/mlp.h"
+
+namespace mlopt::bench {
+namespace {
+
+struct Model {
+  std::string name;
+  int d_model, d_ff;
+  bool gated;
+  std::string activation;  // the op's name for it
+  bool in_out;             // Conv1D weights
+  bool bias;
+  at::ScalarType dtype;
+};
+
+const Model kModels[] = {
+    {"gpt2-small", 768, 3072, false, "gelu_tanh", true, true, at::kHalf},
+    {"llama-7b", 4096, 11008, true, "silu", false, false, at::kBFloat16},
+};
+
+struct Options {
+  std::string json;
+  std::vector<std::string> models = {"gpt2-small", "llama-7b"};
+  std::vector<int> tokens = {1, 16, 128, 1024, 16384};
+  int iters = 30, warmup = 10;
+  bool no_l2_flush = false;
+};
+
+// The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
+struct Weights {
+  at::Tensor w_up, b_up, w_down, b_down;
+};
+
+struct Variant {
+  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt"
+  bool ours = false;
+  std::string error;  // did not run (why)
+  std::vector<double> samples_ms;
+  LatencyStats stats;
+  double tflops = 0;
+  std::size_t intermediate_bytes = 0;  // written between the two projections (and split partial sums)
+  std::size_t scratch_bytes = 0;       // cuBLASLt's own workspace (ours only)
+  double max_error = -1;               // max |out - unfused| / max |unfused| (ours only)
+  bool check_ok = true;
+};
+
+struct Case {
+  std::string model;
+  int tokens = 0;
+  double flops = 0;
+  std::string auto_impl;  // what the fused op chose
+  std::vector<Variant> variants;
+  const Variant* find(const std::string& name) const {
+    for (const auto& v : variants) {
+      if (v.name == name && v.error.empty()) return &v;
+    }
+    return nullptr;
+  }
+};
+
+std::string message_of(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) return c10_error->what_without_backtrace();
+  return e.what();
+}
+
+at::Tensor activation(const at::Tensor& t, const std::string& name) {
+  if (name == "gelu_tanh") return at::gelu(t, "tanh");
+  if (name == "gelu") return at::gelu(t);
+  if (name == "silu") return at::silu(t);
+  if (name == "relu") return at::relu(t);
+  return t;
+}
+
+// One projection as a model's own layer computes it.
+at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool in_out) {
+  if (in_out) return b.defined() ? at::addmm(b, x, w) : at::mm(x, w);  // Conv1D
+  return at::linear(x, w, b.defined() ? std::optional<at::Tensor>(b) : std::nullopt);
+}
+
+at::Tensor unfused(const Model& m, const Weights& w, const at::Tensor& x) {
+  if (!m.gated) return project(activation(project(x, w.w_up, w.b_up, m.in_out), m.activation), w.w_down, w.b_down, m.in_out);
+  const auto gate_w = m.in_out ? w.w_up.narrow(1, 0, m.d_ff) : w.w_up.narrow(0, 0, m.d_ff);
+  const auto up_w = m.in_out ? w.w_up.narrow(1, m.d_ff, m.d_ff) : w.w_up.narrow(0, m.d_ff, m.d_ff);
+  const auto gate_b = w.b_up.defined() ? w.b_up.narrow(0, 0, m.d_ff) : at::Tensor();
+  const auto up_b = w.b_up.defined() ? w.b_up.narrow(0, m.d_ff, m.d_ff) : at::Tensor();
+  const auto gate = project(x, gate_w, gate_b, m.in_out);
+  const auto up = project(x, up_w, up_b, m.in_out);
+  return project(activation(gate, m.activation) * up, w.w_down, w.b_down, m.in_out);
+}
+
+at::Tensor fused_op(const Model& m, const Weights& w, const at::Tensor& x) {
+  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mlopt::fused_mlp", "");
+  const auto optional = [](const at::Tensor& t) { return t.defined() ? c10::IValue(t) : c10::IValue(); };
+  torch::jit::Stack stack{x,           w.w_up,  optional(w.b_up),                   w.w_down,     optional(w.b_down),
+                          m.activation, m.gated, std::string(m.in_out ? "in_out" : "out_in"), c10::IValue(),
+                          std::string("concatenated")};
+  op.callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
+
+kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Tensor& x, const at::Tensor& out,
+                                 kernels::MlpImpl impl) {
+  kernels::MlpParams p;
+  p.x = x.data_ptr();
+  p.w_up = w.w_up.data_ptr();
+  p.b_up = w.b_up.defined() ? w.b_up.data_ptr() : nullptr;
+  p.w_down = w.w_down.data_ptr();
+  p.b_down = w.b_down.defined() ? w.b_down.data_ptr() : nullptr;
+  p.out = out.data_ptr();
+  p.tokens = static_cast<int>(x.size(0));
+  p.d_model = m.d_model;
+  p.d_ff = m.d_ff;
+  p.activation = m.activation == "silu" ? kernels::Activation::kSilu : kernels::Activation::kGeluTanh;
+  p.gated = m.gated;
+  p.layout = m.in_out ? kernels::WeightLayout::kInOut : kernels::WeightLayout::kOutIn;
+  p.dtype = m.dtype == at::kHalf ? kernels::MlpDType::kFloat16 : kernels::MlpDType::kBFloat16;
+  p.impl = impl;
+  return p;
+}
+
+struct Bench {
+  cudaStream_t stream = nullptr;
+  TimingOptions timing;
+  L2Flusher* flusher = nullptr;
+};
+
+void time_variant(const Bench& b, Variant& v, double flops, const std::function<void()>& launch) {
+  v.samples_ms = time_on_stream(b.stream, launch, b.timing, b.flusher);
+  v.stats = summarize(v.samples_ms);
+  v.tflops = flops / (v.stats.median_ms * 1e-3) / 1e12;
+}
+
+void check_against(Variant& v, const at::Tensor& ours, const at::Tensor& reference, at::ScalarType dtype) {
+  const auto ref = reference.to(at::kFloat);
+  const double scale = ref.abs().max().item<double>();
+  v.max_error = (ours.to(at::kFloat) - ref).abs().max().item<double>() / std::max(scale, 1e-6);
+  // Both outputs round to the dtype (fp16 2^-11, bf16 2^-8 relative) after
+  // fp32 sums in different orders; the unfused one rounds each step.
+  v.check_ok = std::isfinite(v.max_error) && v.max_error <= (dtype == at::kHalf ? 1e-2 : 4e-2);
+}
+
+// After a failure: give cached blocks back (an out-of-memory failure left
+// the allocator full) and clear a non-sticky CUDA error.
+void recover() {
+  const std::string sticky = clear_cuda_error();
+  if (!sticky.empty()) throw std::runtime_error("the CUDA context is lost: " + sticky);
+  c10::cuda::CUDACachingAllocator::emptyCache();
+}
+
+Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
+  Case c;
+  c.model = m.name;
+  c.tokens = tokens;
+  const double d = m.d_model, f = m.d_ff;
+  c.flops = 2.0 * tokens * (d * f * (m.gated ? 2 : 1) + f * d);
+  const auto options = w.w_up.options();
+  const auto x = at::randn({tokens, m.d_model}, options);
+  const std::size_t es = 2;
+
+  Variant base;
+  base.name = "unfused";
+  base.intermediate_bytes = std::size_t(tokens) * m.d_ff * es * (m.gated ? 4 : 2);  // gate, up, act, product | proj, act
+  at::Tensor reference;
+  try {
+    reference = unfused(m, w, x);
+    time_variant(b, base, c.flops, [&] { unfused(m, w, x); });
+  } catch (const std::exception& e) {
+    base.error = message_of(e);
+    recover();
+  }
+  c.variants.push_back(base);
+
+  // The op, as a graph calls it.
+  Variant fused;
+  fused.name = "fused";
+  fused.ours = true;
+  try {
+    auto p = kernel_params(m, w, x, x, kernels::MlpImpl::kAuto);
+    c.auto_impl = kernels::to_string(kernels::mlp_chosen_impl(p));
+    const auto sizes = kernels::mlp_workspace_sizes(p);
+    fused.intermediate_bytes = sizes.h + sizes.scratch;
+    fused.scratch_bytes = sizes.cublaslt;
+    const auto out = fused_op(m, w, x);
+    if (reference.defined()) check_against(fused, out, reference, m.dtype);
+    time_variant(b, fused, c.flops, [&] { fused_op(m, w, x); });
+  } catch (const std::exception& e) {
+    fused.error = message_of(e);
+    recover();
+  }
+  c.variants.push_back(fused);
+
+  // Each implementation on its own.
+  const std::pair<const char*, kernels::MlpImpl> impls[] = {{"mlopt-decode", kernels::MlpImpl::kDecode},
+                                                            {"mlopt-fused", kernels::MlpImpl::kFused},
+                                                            {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt}};
+  for (const auto& [name, impl] : impls) {
+    Variant v;
+    v.name = name;
+    v.ours = true;
+    if (impl == kernels::MlpImpl::kDecode && tokens > 1024) {
+      v.error = "not run: the decode path is for few tokens";
+      c.variants.push_back(v);
+      continue;
+    }
+    try {
+      auto out = at::empty({tokens, m.d_model}, options);
+      const auto p = kernel_params(m, w, x, out, impl);
+      const auto sizes = kernels::mlp_workspace_sizes(p);
+      v.intermediate_bytes = sizes.h + sizes.scratch;
+      v.scratch_bytes = sizes.cublaslt;
+      auto workspace = at::empty({static_cast<int64_t>(sizes.total)}, options.dtype(at::kByte));
+      const auto launch = [&] { kernels::mlp_forward(p, b.stream, workspace.data_ptr(), sizes.total); };
+      launch();
+      if (reference.defined()) check_against(v, out, reference, m.dtype);
+      time_variant(b, v, c.flops, launch);
+    } catch (const std::exception& e) {
+      v.error = message_of(e);
+      recover();
+    }
+    c.variants.push_back(v);
+  }
+  return c;
+}
+
+void print_header() {
+  std::printf("%-11s %6s  %-15s %10s %9s %9s %12s %10s\n", "model", "tokens", "variant", "median ms", "TFLOP/s",
+              "speedup", "interm. MiB", "max error");
+}
+
+void print_case(const Case& c) {
+  const Variant* base = c.find("unfused");
+  for (const auto& v : c.variants) {
+    const std::string name = v.name == "fused" ? "fused (" + c.auto_impl + ")" : v.name;
+    if (!v.error.empty()) {
+      std::printf("%-11s %6d  %-15s %s\n", c.model.c_str(), c.tokens, name.c_str(), v.error.c_str());
+      continue;
+    }
+    const double speedup = base ? base->stats.median_ms / v.stats.median_ms : 0;
+    std::printf("%-11s %6d  %-15s %10.4f %9.1f %8.2fx %12.1f ", c.model.c_str(), c.tokens, name.c_str(),
+                v.stats.median_ms, v.tflops, speedup, double(v.intermediate_bytes) / double(1 << 20));
+    if (v.ours && v.max_error >= 0) {
+      std::printf("%9.1e%s\n", v.max_error, v.check_ok ? "" : "  MISMATCH");
+    } else {
+      std::printf("%10s\n", "-");
+    }
+  }
+}
+
+nlohmann::json variant_json(const Variant& v) {
+  nlohmann::json j{{"variant", v.name}};
+  if (!v.error.empty()) {
+    j["error"] = v.error;
+    return j;
+  }
+  j["median_ms"] = v.stats.median_ms;
+  j["p10_ms"] = v.stats.p10_ms;
+  j["p90_ms"] = v.stats.p90_ms;
+  j["tflops"] = v.tflops;
+  j["intermediate_bytes"] = v.intermediate_bytes;
+  if (v.ours) {
+    j["cublaslt_workspace_bytes"] = v.scratch_bytes;
+    j["max_relative_error_vs_unfused"] = v.max_error;
+    j["check_ok"] = v.check_ok;
+  }
+  j["samples_ms"] = v.samples_ms;
+  return j;
+}
+
+nlohmann::json targets_json(const std::vector<Case>& cases, const std::string& device) {
+  nlohmann::json never_slower = nlohmann::json::array(), speedup = nlohmann::json::array();
+  nlohmann::json memory = nlohmann::json::array();
+  bool never_slower_met = true, speedup_met = true, memory_met = true;
+  std::optional<double> llama_16k_tflops;
+  for (const auto& c : cases) {
+    const Variant* base = c.find("unfused");
+    const Variant* fused = c.find("fused");
+    if (!base || !fused) {
+      never_slower_met = false;
+      never_slower.push_back({{"model", c.model}, {"tokens", c.tokens}, {"met", false}, {"why", "a variant did not run"}});
+      continue;
+    }
+    const double ratio = base->stats.median_ms / fused->stats.median_ms;
+    const bool not_slower = fused->stats.median_ms <= base->stats.median_ms;
+    never_slower_met = never_slower_met && not_slower;
+    never_slower.push_back({{"model", c.model}, {"tokens", c.tokens}, {"speedup", ratio}, {"met", not_slower}});
+    if (c.tokens <= 128) {
+      speedup_met = speedup_met && ratio >= 1.3;
+      speedup.push_back({{"model", c.model}, {"tokens", c.tokens}, {"speedup", ratio}, {"met", ratio >= 1.3}});
+    }
+    if (c.model == "llama-7b") {
+      // The gate and up activations ([tokens, d_ff] each) are not stored.
+      const std::size_t gate_up = base->intermediate_bytes / 2;
+      const bool met = fused->intermediate_bytes + gate_up <= base->intermediate_bytes;
+      memory_met = memory_met && met;
+      memory.push_back({{"model", c.model},
+                        {"tokens", c.tokens},
+                        {"fused_bytes", fused->intermediate_bytes},
+                        {"unfused_bytes", base->intermediate_bytes},
+                        {"met", met}});
+      if (c.tokens == 16384) llama_16k_tflops = fused->tflops;
+    }
+  }
+  nlohmann::json t;
+  t["never_slower_than_unfused"] = {{"met", never_slower_met}, {"cases", never_slower}};
+  t["at_least_1.3x_faster_at_128_tokens_or_fewer"] = {{"met", speedup_met}, {"cases", speedup}};
+  t["intermediates_reduced_by_gate_and_up"] = {{"met", memory_met}, {"cases", memory}};
+  const bool h100 = device.find("H100") != std::string::npos;
+  t["llama_7b_swiglu_16k_at_least_700_tflops_on_h100"] = {
+      {"met", h100 && llama_16k_tflops && *llama_16k_tflops >= 700.0},
+      {"tflops", llama_16k_tflops ? nlohmann::json(*llama_16k_tflops) : nlohmann::json(nullptr)},
+      {"device", device},
+      {"note", h100 ? "" : "the target is stated for an H100; this device is not one"}};
+  return t;
+}
+
+void print_targets(const nlohmann::json& t) {
+  std::printf("\ntargets:\n");
+  for (const auto& [name, value] : t.items()) {
+    std::printf("  %-52s %s\n", name.c_str(), value["met"].get<bool>() ? "met" : "NOT met");
+  }
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  const auto ints = [](const std::string& text) {
+    std::vector<int> v;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      const auto comma = text.find(',', start);
+      v.push_back(std::stoi(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--json") o.json = next();
+    else if (arg == "--iters") o.iters = std::stoi(next());
+    else if (arg == "--warmup") o.warmup = std::stoi(next());
+    else if (arg == "--tokens") o.tokens = ints(next());
+    else if (arg == "--model") o.models = {next()};
+    else if (arg == "--no-l2-flush") o.no_l2_flush = true;
+    else
+      throw std::invalid_argument("unknown argument '" + arg +
+                                  "'; usage: bench_mlp [--json FILE] [--iters N] [--warmup N] [--tokens 1,16,128] "
+                                  "[--model gpt2-small|llama-7b] [--no-l2-flush]");
+  }
+  for (int t : o.tokens) {
+    if (t <= 0) throw std::invalid_argument("token counts must be positive");
+  }
+  return o;
+}
+
+int run(const Options& o) {
+  if (kernels::device_count() == 0) throw std::runtime_error("no CUDA device is visible: run this on the GPU machine");
+  if (!ops_registered()) throw std::runtime_error("mlopt's operators are not registered");
+  const int device = c10::cuda::current_device();
+  const auto props = kernels::device_properties(device);
+  std::printf("bench_mlp: %s (sm_%d%d, %d SMs), libtorch %s\n", props.name.c_str(), props.compute_major,
+              props.compute_minor, props.multiprocessors, TORCH_VERSION);
+  Bench b;
+  b.stream = c10::cuda::getCurrentCUDAStream(device).stream();
+  b.timing = {o.warmup, o.iters};
+  std::unique_ptr<L2Flusher> flusher;
+  if (!o.no_l2_flush) {
+    flusher = std::make_unique<L2Flusher>(device);
+    b.flusher = flusher.get();
+  }
+  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n\n", o.warmup, o.iters,
+              flusher ? "L2 flushed before each call" : "no L2 flush");
+  at::manual_seed(0);
+
+  std::vector<Case> cases;
+  print_header();
+  for (const Model& m : kModels) {
+    if (std::find(o.models.begin(), o.models.end(), m.name) == o.models.end()) continue;
+    const auto options = at::TensorOptions().dtype(m.dtype).device(at::kCUDA, device);
+    const int64_t n_up = m.gated ? 2 * int64_t{m.d_ff} : m.d_ff;
+    // Weights scaled so that activations stay O(1) (outputs comparable across variants).
+    Weights w;
+    const double up_scale = 1.0 / std::sqrt(double(m.d_model)), down_scale = 1.0 / std::sqrt(double(m.d_ff));
+    w.w_up = (m.in_out ? at::randn({m.d_model, n_up}, options) : at::randn({n_up, m.d_model}, options)) * up_scale;
+    w.w_down = (m.in_out ? at::randn({m.d_ff, m.d_model}, options) : at::randn({m.d_model, m.d_ff}, options)) * down_scale;
+    if (m.bias) {
+      w.b_up = at::randn({n_up}, options) * 0.1;
+      w.b_down = at::randn({m.d_model}, options) * 0.1;
+    }
+    for (int tokens : o.tokens) {
+      cases.push_back(run_case(b, m, w, tokens));
+      print_case(cases.back());
+    }
+  }
+
+  const auto targets = targets_json(cases, props.name);
+  print_targets(targets);
+  bool failed = false;
+  for (const auto& c : cases)
+    for (const auto& v : c.variants) {
+      const bool skipped = v.error.rfind("not run:", 0) == 0;
+      if (v.ours && ((!v.error.empty() && !skipped) || !v.check_ok)) failed = true;
+    }
+  if (!o.json.empty()) {
+    nlohmann::json doc;
+    doc["benchmark"] = "bench_mlp";
+    doc["device"] = props.name;
+    doc["compute_capability"] = std::to_string(props.compute_major) + "." + std::to_string(props.compute_minor);
+    doc["multiprocessors"] = props.multiprocessors;
+    doc["date"] = utc_timestamp();
+    doc["torch_version"] = TORCH_VERSION;
+    doc["timing"] = {{"warmup", o.warmup}, {"iters", o.iters}, {"statistic", "median"}, {"l2_flush", !o.no_l2_flush}};
+    doc["flops_formula"] = "2 * tokens * (d_model * d_ff * (gated ? 2 : 1) + d_ff * d_model)";
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& c : cases) {
+      nlohmann::json j{{"model", c.model}, {"tokens", c.tokens}, {"flops", c.flops}, {"auto_impl", c.auto_impl}};
+      j["variants"] = nlohmann::json::array();
+      for (const auto& v : c.variants) j["variants"].push_back(variant_json(v));
+      list.push_back(j);
+    }
+    doc["cases"] = list;
+    doc["targets"] = targets;
+    write_file_atomically(o.json, doc.dump(2) + "\n");
+    std::printf("wrote %s\n", o.json.c_str());
+  }
+  if (failed) std::printf("FAILED: one of mlopt's variants did not run or disagrees with the unfused output\n");
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace mlopt::bench
+
+int main(int argc, char** argv) {
+  mlopt::bench::Options options;
+  try {
+    options = mlopt::bench::parse_options(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_mlp: %s\n", e.what());
+    return 2;
+  }
+  try {
+    return mlopt::bench::run(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_mlp: %s\n", mlopt::bench::message_of(e).c_str());
+    return 1;
+  }
+}
