@@ -51,7 +51,27 @@ std::vector<MemorySample> last_iteration_memory(std::vector<MemorySample> sample
   return out;
 }
 
+// Counts forwards and asks options.progress whether to go on.
+class Progress : public RunObserver {
+ public:
+  explicit Progress(const ProfileOptions& options) : callback_(options.progress), total_(progress_total(options)) {}
+
+  // One more forward done (or none yet, for the first call).
+  void step(bool counted = true) {
+    if (counted) ++done_;
+    if (callback_ && !callback_(done_, total_)) throw Cancelled("profiling was cancelled");
+  }
+  void on_iteration_end(int, bool) override { step(); }
+
+ private:
+  const std::function<bool(int, int)>& callback_;
+  int total_;
+  int done_ = 0;
+};
+
 }  // namespace
+
+int progress_total(const ProfileOptions& options) { return options.warmup + 2 * options.iterations + 1; }
 
 ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOptions& options) {
   if (options.iterations < 1) throw UsageError("profiling needs at least 1 iteration");
@@ -67,10 +87,13 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
   out.warmup = options.warmup;
   out.iterations = options.iterations;
 
+  Progress progress(options);
+  progress.step(false);
+
   // The un-profiled baseline, on the same inputs, also serves as warm-up.
   const auto inputs = make_inputs(model, spec, options.seed);
-  const RunResult baseline =
-      run_with_inputs(model, inputs, spec, {.warmup = options.warmup, .iterations = options.iterations});
+  const RunResult baseline = run_with_inputs(
+      model, inputs, spec, {.warmup = options.warmup, .iterations = options.iterations, .observer = &progress});
   out.device_name = baseline.device_name;
   out.unprofiled_iteration_us = baseline.stats.median_ms * 1e3;
 
@@ -104,6 +127,9 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
     collector.end_iteration();
     synchronize(device);
     if (i >= 0) spans.emplace_back(begin, collector.now_ns());
+    // Stopping here leaves no op open: the collector's and the source's
+    // destructors unhook and stop them as on any other error.
+    progress.step();
   }
   if (source) trace = source->stop();
 

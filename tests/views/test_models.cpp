@@ -18,6 +18,7 @@
 #include "mlopt/core/model_info.h"
 #include "mlopt/views/module_tree_model.h"
 #include "mlopt/views/op_histogram_model.h"
+#include "qt_test_support.h"
 
 using mlopt::ModuleInfo;
 using mlopt::views::ModuleTreeModel;
@@ -25,45 +26,8 @@ using mlopt::views::OpHistogramModel;
 
 namespace {
 
-// One QApplication for the whole binary, made on first use: gtest_main owns
-// main(), and QIcon/QPixmap need a GUI application. Never deleted: tearing Qt
-// down during static destruction is unsafe, and the process ends anyway.
-void ensure_app() {
-  if (QCoreApplication::instance()) return;
-  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-  static int argc = 1;
-  static char name[] = "mlopt_views_tests";
-  static char* argv[] = {name, nullptr};
-  new QApplication(argc, argv);
-}
-
-// Every warning logged while a test runs, QAbstractItemModelTester's
-// (FailureReportingMode::Warning, category qt.modeltest) included, fails it:
-// Warning mode lets GoogleTest report the problem instead of qFatal aborting.
-class QtWarningsFail : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ensure_app();
-    warnings().clear();
-    previous_ = qInstallMessageHandler(&collect);
-  }
-  void TearDown() override {
-    qInstallMessageHandler(previous_);
-    EXPECT_TRUE(warnings().isEmpty()) << warnings().join(QLatin1Char('\n')).toStdString();
-  }
-
- private:
-  static QStringList& warnings() {
-    static QStringList list;
-    return list;
-  }
-  static void collect(QtMsgType type, const QMessageLogContext& context, const QString& message) {
-    if (type == QtWarningMsg || type == QtCriticalMsg) {
-      warnings() << QStringLiteral("[%1] %2").arg(QLatin1String(context.category ? context.category : ""), message);
-    }
-  }
-  QtMessageHandler previous_ = nullptr;
-};
+using mlopt::test::ensure_app;
+using mlopt::test::QtWarningsFail;
 
 class ViewsModuleTree : public QtWarningsFail {};
 class ViewsOpHistogram : public QtWarningsFail {};
@@ -125,12 +89,6 @@ bool right_aligned(const QVariant& alignment) {
 }
 
 }  // namespace
-
-// GoogleTest prints QStrings in failure messages as text, not bytes. In
-// QString's namespace so that argument-dependent lookup finds it.
-QT_BEGIN_NAMESPACE
-void PrintTo(const QString& s, std::ostream* os) { *os << '"' << s.toStdString() << '"'; }
-QT_END_NAMESPACE
 
 TEST_F(ViewsModuleTree, EmptyUntilSetAndAfterClear) {
   ModuleTreeModel model;

@@ -4,11 +4,15 @@
 #include <QString>
 
 #include <cstdint>
+#include <vector>
 
 namespace mlopt::views::detail {
 
 QString human_count(int64_t n);   // 124.44M, 38.6k, 512
 QString human_bytes(int64_t n);   // 497.8 MB, 6.1 kB, 12 B (decimal units)
 QString percent(double percent);  // 31.0%
+QString fixed(double value, int decimals);  // 3.142, never with locale grouping
+QString milliseconds(double us);  // 1.234 (µs in, ms out, three decimals)
+QString shape(const std::vector<int64_t>& dims);  // [1, 128, 768]
 
 }  // namespace mlopt::views::detail

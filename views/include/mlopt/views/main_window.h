@@ -1,0 +1,160 @@
+#pragma once
+// mlopt studio's main window: the model panel (a dock) and the results
+// panel; File (open a model or a project, recent files, save), Run
+// (profile, cancel) and View (theme) menus with shortcuts; drag and drop of
+// .pt and .mlopt files; the window layout, recent files and theme kept in
+// QSettings. Loading and profiling run on worker threads; every profile is
+// saved into the project at once (next to the model, MODEL.pt.mlopt, while
+// the project has no file yet), so a result is never lost; closing or
+// opening another file with unsaved edits asks first. Errors from the
+// libraries show as dialogs with their message, and the window carries on.
+#include <QMainWindow>
+#include <QString>
+#include <QStringList>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "mlopt/core/model.h"
+#include "mlopt/core/project.h"
+#include "mlopt/views/theme.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QSpinBox;
+
+namespace mlopt::views {
+
+class ModelLoader;
+class ModelPanel;
+class ProfileRunner;
+class ResultsPanel;
+struct LoadOutcome;
+struct ProfileOutcome;
+
+struct MainWindowOptions {
+  // Devices offered in the input editor; the first is the default.
+  QStringList devices{QStringLiteral("cpu")};
+  int iterations = 10;  // profiled forwards (the toolbar's spin box starts here)
+  int warmup = 3;
+};
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  enum class Answer { Save, Discard, Cancel };
+  // Asked before unsaved changes would be lost; the default shows a
+  // QMessageBox (tests answer without one).
+  using UnsavedPrompt = std::function<Answer(const QString& question)>;
+
+  explicit MainWindow(MainWindowOptions options = {}, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // By extension: .mlopt opens a project, anything else a model. False when
+  // nothing was opened: busy, the user kept unsaved changes, or the project
+  // could not be read (a dialog says why). A model loads in the background:
+  // modelLoaded or an error dialog follows.
+  bool openFile(const QString& path);
+  bool openModel(const QString& path);
+  bool openProject(const QString& path);
+  // Saves to the project's file, asking for one if it has none.
+  bool saveProject();
+  bool saveProjectAs(const QString& path);
+  // Starts profiling the open model with the editor's inputs, device and
+  // dtype; false (with a dialog for invalid inputs) when it cannot start.
+  bool startProfile();
+  void cancelProfile();
+  // The input spec, as on the command line (--input).
+  void setInputSpec(const QString& spec);
+
+  void setTheme(Theme theme);
+  Theme theme() const { return theme_; }
+  void setUnsavedPrompt(UnsavedPrompt prompt) { prompt_ = std::move(prompt); }
+
+  QString modelPath() const;
+  QString projectPath() const { return project_path_; }
+  const Project& project() const { return project_; }
+  bool hasUnsavedChanges() const { return isWindowModified(); }
+  bool isBusy() const;
+  QStringList recentFiles() const;
+  QString lastError() const { return last_error_; }
+  // What the status bar says now.
+  QString statusText() const;
+
+  ModelPanel* modelPanel() const { return model_panel_; }
+  ResultsPanel* resultsPanel() const { return results_panel_; }
+  ProfileRunner* profileRunner() const { return runner_; }
+  QProgressBar* progressBar() const { return progress_; }
+  QSpinBox* iterationsBox() const { return iterations_; }
+
+ signals:
+  void modelLoaded(const QString& path);
+  void modelLoadFailed(const QString& message);
+  void profileFinished();
+  void profileStopped();  // finished, failed or cancelled
+  void errorShown(const QString& title, const QString& message);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private:
+  void createActions();
+  void createMenus();
+  void restoreSettings();
+  void saveSettings() const;
+  void addRecent(const QString& path);
+  void rebuildRecentMenu();
+  void updateActions();
+  void updateTitle();
+  void setModified(bool modified);
+  bool confirmDiscard();
+  void startLoad();
+  void onLoaded(const LoadOutcome& outcome);
+  void onLoadFailed(const QString& title, const QString& message);
+  void onProfileFinished(const ProfileOutcome& outcome);
+  void onProfileFailed(const QString& title, const QString& message);
+  void onProgress(int done, int total);
+  void updateProjectSubject();
+  void autosave();
+  QString autosavePath();
+  void showError(const QString& title, const QString& message);
+  void showStatus(const QString& message);
+  void chooseAndOpen(bool project);
+  bool chooseAndSave();
+
+  MainWindowOptions options_;
+  ModelPanel* model_panel_;
+  ResultsPanel* results_panel_;
+  ModelLoader* loader_;
+  ProfileRunner* runner_;
+  QProgressBar* progress_;
+  QLabel* status_label_;
+  QSpinBox* iterations_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
+  QAction* open_model_ = nullptr;
+  QAction* open_project_ = nullptr;
+  QAction* save_ = nullptr;
+  QAction* save_as_ = nullptr;
+  QAction* quit_ = nullptr;
+  QAction* profile_ = nullptr;
+  QAction* cancel_ = nullptr;
+  QAction* find_ = nullptr;
+  QAction* light_ = nullptr;
+  QAction* dark_ = nullptr;
+
+  std::filesystem::path model_file_;    // empty: no model open
+  std::shared_ptr<const Model> model_;  // null while loading or after a failed load
+  Project project_;
+  QString project_path_;  // empty: never saved
+  Theme theme_ = Theme::Light;
+  UnsavedPrompt prompt_;
+  QString last_error_;
+};
+
+}  // namespace mlopt::views
