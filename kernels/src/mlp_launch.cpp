@@ -18,24 +18,18 @@ using mlp_detail::Epilogue;
 using mlp_detail::GemmArgs;
 using mlp_detail::GemmTile;
 
-// kAuto's choices. Estimates from the H100's numbers (3.35 TB/s, ~650
-// TFLOP/s for cuBLASLt's bf16 GEMMs, an mma.sync kernel well below that);
-// bench/mlp prints every implementation's time per size, which is what
-// these thresholds are to be checked against.
-//
-// Up to 64 tokens the MLP only streams its weights (Llama-7B: 270 MB, ~80
-// us at full bandwidth, against ~35 GFLOP at 64 tokens): the decode path
-// reads each weight once with all tokens in one tile, splits K to occupy
-// every SM, and needs no cuBLASLt heuristics or intermediates beyond h.
-constexpr int kDecodeMaxTokens = 64;
-// From this many tokens on, the projections are compute-bound and
-// cuBLASLt's Hopper kernels outrun the mma.sync kernel by more than the
-// extra pass costs that storing the projection adds (for a gated MLP:
-// write [tokens, 2 d_ff] and read it back, ~7% of the GEMM time at Llama-7B's
-// sizes), so gated MLPs and erf-GELU / SiLU go to kCublasLt there. Below it
-// the fused kernel keeps the wide projections out of memory.
-constexpr int kCublasLtMinTokens = 2048;
-
+// kAuto's choice comes from bench_mlp's per-implementation times on an
+// H100 (bench/results/mlp-h100-2026-11-25.json): the cuBLASLt path (GEMMs
+// with bias / GELU epilogues, residual as beta * C, the gated product as one
+// elementwise pass) was the fastest at every measured size of GPT-2 small
+// and Llama-7B, 1 to 16384 tokens: 1.00-1.34x the unfused sequence, while
+// mlopt's split-K decode GEMM only tied it at 1-16 tokens (both stream the
+// weights once) and the mma.sync fused up projection ran at 0.35-0.65x
+// from 128 tokens on. So auto takes cuBLASLt; kDecode and kFused stay as
+// explicit choices: kFused never stores the [tokens, 2 d_ff] gate/up
+// projection (a third of the intermediate memory of the cuBLASLt path for a
+// gated MLP), for when memory, not time, is short. A Hopper (wgmma) gated
+// kernel is what can take auto back from cuBLASLt.
 constexpr std::size_t kAlign = 256;
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
@@ -46,12 +40,7 @@ int sm_count() {
   return count;
 }
 
-MlpImpl choose(const MlpParams& p) {
-  if (p.impl != MlpImpl::kAuto) return p.impl;
-  if (p.tokens <= kDecodeMaxTokens) return MlpImpl::kDecode;
-  if (!p.gated && mlp_detail::cublaslt_fuses(p.activation)) return MlpImpl::kCublasLt;  // GPT-2's MLP
-  return p.tokens >= kCublasLtMinTokens ? MlpImpl::kCublasLt : MlpImpl::kFused;
-}
+MlpImpl choose(const MlpParams& p) { return p.impl != MlpImpl::kAuto ? p.impl : MlpImpl::kCublasLt; }
 
 // Everything one call does, with the workspace as offsets.
 struct Plan {
