@@ -4,7 +4,7 @@
 // Pieces, composed by two thin kernels:
 //
 //   DecodeConfig<head_dim>   block shape, pipeline depth, shared-memory layout
-//   ptx::                    cp.async / ldmatrix wrappers; ElementOps: mma.sync, packing
+//   ptx:: (mma_sm80.cuh)     cp.async, ldmatrix, mma.sync, packing
 //   load_kv_tile, load_q     global -> swizzled shared rows (cp.async 16 B, or
 //                            scalar loads when not 16-byte aligned)
 //   decode_split_kv_kernel   one block per (split x row tile, kv head, batch):
@@ -72,6 +72,7 @@
 #include "attention_split_plan.h"
 #include "mlopt/kernels/attention.h"
 #include "mlopt/kernels/cuda_check.h"
+#include "mma_sm80.cuh"
 
 namespace mlopt::kernels::attention_decode {
 
@@ -117,75 +118,17 @@ struct DecodeConfig {
 // The combine kernel: one warp per output row.
 inline constexpr int kCombineWarps = kCombineRowsPerBlock;
 
-namespace ptx {
-
-__device__ __forceinline__ uint32_t smem_addr(const void* pointer) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
-}
-
-// 16-byte global -> shared copy that bypasses L1 (K/V are streamed once);
-// with valid == false nothing is read and the 16 bytes are zero-filled.
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-}  // namespace ptx
+namespace ptx = sm80;  // cp.async, ldmatrix, mma.sync, packing: mma_sm80.cuh
 
 template <typename Element>
 struct ElementOps;
-
 template <>
 struct ElementOps<__half> {
   static __device__ __forceinline__ __half from_float(float x) { return __float2half_rn(x); }
-  // Two floats -> one b32 operand register, `lo` in the low half (the lower k index).
-  static __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-    const __half2 h = __floats2half2_rn(lo, hi);
-    uint32_t bits;
-    memcpy(&bits, &h, sizeof bits);
-    return bits;
-  }
-  // c += A B (16 x 16 x 8), fp32 accumulators.
-  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
 };
-
 template <>
 struct ElementOps<__nv_bfloat16> {
   static __device__ __forceinline__ __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
-  static __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    uint32_t bits;
-    memcpy(&bits, &h, sizeof bits);
-    return bits;
-  }
-  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
 };
 
 struct DecodeArgs {
@@ -235,8 +178,8 @@ __device__ __forceinline__ void load_kv_tile(uint16_t* k_s, uint16_t* v_s, const
       const int c = idx % Cfg::kChunks;
       const bool valid = key_start + r < key_end;
       const int64_t key = valid ? key_start + r : key_start;  // any valid address when nothing is read
-      ptx::cp_async_16(ptx::smem_addr(k_s + swizzled<Cfg>(r, c)), k_g + key * k_row_stride + c * 8, valid);
-      ptx::cp_async_16(ptx::smem_addr(v_s + swizzled<Cfg>(r, c)), v_g + key * v_row_stride + c * 8, valid);
+      ptx::cp_async_16(ptx::smem_address(k_s + swizzled<Cfg>(r, c)), k_g + key * k_row_stride + c * 8, valid);
+      ptx::cp_async_16(ptx::smem_address(v_s + swizzled<Cfg>(r, c)), v_g + key * v_row_stride + c * 8, valid);
     }
   } else {
     for (int idx = threadIdx.x; idx < Cfg::kBlockN * Cfg::kHeadDim; idx += Cfg::kThreads) {
@@ -355,7 +298,7 @@ __global__ void __launch_bounds__(Cfg::kThreads) decode_split_kv_kernel(const __
 #pragma unroll
   for (int kk = 0; kk < Cfg::kKSteps; ++kk) {
     const int r = lane % 16;  // matrices: rows 0-7 / 8-15 (lane bit 3), columns +0 / +8 (lane bit 4)
-    ptx::ldmatrix_x4(q_frag[kk], ptx::smem_addr(q_s + swizzled<Cfg>(r, 2 * kk + lane / 16)));
+    ptx::ldmatrix_x4(q_frag[kk], ptx::smem_address(q_s + swizzled<Cfg>(r, 2 * kk + lane / 16)));
   }
 
   // Per warp: unnormalised O for the 16 rows (this lane's part of the C
@@ -391,9 +334,9 @@ __global__ void __launch_bounds__(Cfg::kThreads) decode_split_kv_kernel(const __
       // Matrices 0..3: (keys 0-7, cols +0), (keys 0-7, +8), (keys 8-15, +0), (keys 8-15, +8).
       const int r = warp * Cfg::kWarpKeys + lane % 8 + 8 * (lane / 16);
       uint32_t b[4];
-      ptx::ldmatrix_x4(b, ptx::smem_addr(k_s + swizzled<Cfg>(r, 2 * kk + (lane / 8) % 2)));
-      Ops::mma(s[0], q_frag[kk], b[0], b[1]);
-      Ops::mma(s[1], q_frag[kk], b[2], b[3]);
+      ptx::ldmatrix_x4(b, ptx::smem_address(k_s + swizzled<Cfg>(r, 2 * kk + (lane / 8) % 2)));
+      ptx::mma_16816<Element>(s[0], q_frag[kk], b[0], b[1]);
+      ptx::mma_16816<Element>(s[1], q_frag[kk], b[2], b[3]);
     }
 
     // Online softmax per row; the 16 keys of a row live in the 4 lanes of
@@ -440,17 +383,17 @@ __global__ void __launch_bounds__(Cfg::kThreads) decode_split_kv_kernel(const __
 
     // O += P V. P's A fragment is the two S n tiles, rounded to the input
     // dtype (as every flash kernel does; the sum l stays fp32).
-    const uint32_t a[4] = {Ops::pack2(s[0][0], s[0][1]), Ops::pack2(s[0][2], s[0][3]), Ops::pack2(s[1][0], s[1][1]),
-                           Ops::pack2(s[1][2], s[1][3])};
+    const uint32_t a[4] = {ptx::pack2<Element>(s[0][0], s[0][1]), ptx::pack2<Element>(s[0][2], s[0][3]), ptx::pack2<Element>(s[1][0], s[1][1]),
+                           ptx::pack2<Element>(s[1][2], s[1][3])};
 #pragma unroll
     for (int dp = 0; dp < Cfg::kDTiles / 2; ++dp) {
       // Matrices 0..3 (transposed): (keys 0-7, cols 16dp), (keys 8-15, 16dp),
       // (keys 0-7, 16dp + 8), (keys 8-15, 16dp + 8).
       const int r = warp * Cfg::kWarpKeys + lane % 8 + 8 * ((lane / 8) % 2);
       uint32_t b[4];
-      ptx::ldmatrix_x4_trans(b, ptx::smem_addr(v_s + swizzled<Cfg>(r, 2 * dp + lane / 16)));
-      Ops::mma(o[2 * dp], a, b[0], b[1]);
-      Ops::mma(o[2 * dp + 1], a, b[2], b[3]);
+      ptx::ldmatrix_x4_trans(b, ptx::smem_address(v_s + swizzled<Cfg>(r, 2 * dp + lane / 16)));
+      ptx::mma_16816<Element>(o[2 * dp], a, b[0], b[1]);
+      ptx::mma_16816<Element>(o[2 * dp + 1], a, b[2], b[3]);
     }
   }
   ptx::cp_async_wait<0>();
