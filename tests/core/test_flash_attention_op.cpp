@@ -2,14 +2,13 @@
 // TorchScript source and saved models, the CPU kernel against attention
 // computed in double here, and clear errors.
 #include <gtest/gtest.h>
-#include <torch/csrc/jit/frontend/resolver.h>
-#include <torch/csrc/jit/frontend/sugared_value.h>
 #include <torch/script.h>
 
 #include <cmath>
 
 #include "flash_attention_call.h"
 #include "mlopt/core/ops.h"
+#include "mlopt_resolver.h"
 #include "test_support.h"
 
 namespace {
@@ -33,20 +32,6 @@ at::Tensor naive_attention(at::Tensor q, at::Tensor k, at::Tensor v, bool causal
   }
   return out;
 }
-
-// Lets TorchScript source written in C++ name mlopt's ops as `mlopt.name`
-// (saved files spell them ops.mlopt.name, which their importer resolves).
-struct MloptResolver : torch::jit::Resolver {
-  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name, torch::jit::GraphFunction& fn,
-                                                          const torch::jit::SourceRange& loc) override {
-    if (name == "mlopt") return std::make_shared<torch::jit::BuiltinModule>("mlopt");
-    return torch::jit::nativeResolver()->resolveValue(name, fn, loc);
-  }
-  c10::TypePtr resolveType(const std::string& name, const torch::jit::SourceRange& loc) override {
-    return torch::jit::nativeResolver()->resolveType(name, loc);
-  }
-};
-
 
 }  // namespace
 
@@ -84,7 +69,7 @@ TEST(FlashAttentionOp, CallableFromTorchScriptAndSavedModels) {
 def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return mlopt.flash_attention(q, k, v, True)
 )",
-           std::make_shared<MloptResolver>());
+           std::make_shared<mlopt::test::MloptResolver>());
   m.save((dir / "m.pt").string());
   auto loaded = torch::jit::load((dir / "m.pt").string());
   const auto q = torch::randn({1, 2, 9, 16}), k = torch::randn({1, 2, 9, 16}), v = torch::randn({1, 2, 9, 16});

@@ -3,8 +3,6 @@
 // written out here in double (activation formulas spelled out, no ATen
 // activation ops), GPT-2 and Llama arrangements, and clear errors.
 #include <gtest/gtest.h>
-#include <torch/csrc/jit/frontend/resolver.h>
-#include <torch/csrc/jit/frontend/sugared_value.h>
 #include <torch/script.h>
 
 #include <cmath>
@@ -12,6 +10,7 @@
 
 #include "fused_mlp_call.h"
 #include "mlopt/core/ops.h"
+#include "mlopt_resolver.h"
 #include "test_support.h"
 
 namespace {
@@ -55,18 +54,6 @@ void expect_close(const at::Tensor& ours, const at::Tensor& ref, double tol, con
   EXPECT_TRUE(torch::allclose(ours.to(at::kDouble), ref, tol, tol))
       << what << ": max error " << (ours.to(at::kDouble) - ref).abs().max().item<double>();
 }
-
-// Lets TorchScript source written in C++ name mlopt's ops as `mlopt.name`.
-struct MloptResolver : torch::jit::Resolver {
-  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name, torch::jit::GraphFunction& fn,
-                                                          const torch::jit::SourceRange& loc) override {
-    if (name == "mlopt") return std::make_shared<torch::jit::BuiltinModule>("mlopt");
-    return torch::jit::nativeResolver()->resolveValue(name, fn, loc);
-  }
-  c10::TypePtr resolveType(const std::string& name, const torch::jit::SourceRange& loc) override {
-    return torch::jit::nativeResolver()->resolveType(name, loc);
-  }
-};
 
 }  // namespace
 
@@ -169,7 +156,7 @@ TEST(FusedMlpOp, CallableFromTorchScriptAndSavedModels) {
 def forward(self, x: Tensor, w_up: Tensor, w_down: Tensor) -> Tensor:
     return mlopt.fused_mlp(x, w_up, None, w_down, None, "silu", True, residual=x)
 )",
-           std::make_shared<MloptResolver>());
+           std::make_shared<mlopt::test::MloptResolver>());
   m.save((dir / "m.pt").string());
   auto loaded = torch::jit::load((dir / "m.pt").string());
   const auto x = torch::randn({2, 3, 8});
