@@ -4,12 +4,13 @@
 // (wmma) stays as a cross-check. Pieces, composed by a thin kernel:
 //
 //   MmaTileConfig<head_dim>  tile sizes, warps, the shared-memory layout
-//   ptx::                    cp.async / ldmatrix / mma.sync / ex2 wrappers
+//   ptx::                    mma_sm80.cuh's cp.async / ldmatrix / mma.sync / packing, and ex2
 //   load_tile                global -> padded shared rows (cp.async, zero-fill)
 //   LaneAddress              each lane's ldmatrix row addresses
 //   compute_scores           S = Q K^T into registers (fp32)
 //   online_softmax<kMask>    mask (diagonal/tail tiles only), running max and
-//                            sum in base 2, P = 2^(S - m) in place, O rescale
+//                            sum in base 2, P = 2^(S - m) packed to 16 bits,
+//                            O rescale
 //   accumulate_pv            O += P V with P reused from registers
 //   mainloop                 K/V double buffer: tile n-1 loads while n computes
 //   epilogue                 O / l through shared memory -> out; lse
@@ -71,15 +72,18 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "mlopt/kernels/attention.h"
 #include "mlopt/kernels/cuda_check.h"
+#include "mma_sm80.cuh"
 
 namespace mlopt::kernels::attention_fwd_mma {
 
@@ -123,88 +127,50 @@ struct MmaTileConfig {
   static_assert(kSmemBytes <= 227 * 1024, "fits one block's shared memory on sm_90");
 };
 
+// Which (batch x q head, query tile) each block computes, i.e. the order
+// in which the hardware starts them (blockIdx.x fastest, then y). Every
+// block streams all the K/V its tile sees; blocks that run at the same time
+// on the same kv head share those reads in L2, blocks on different heads do
+// not. So the (batch x q head) rows are cut into chunks of whole GQA groups
+// (the q heads of one kv head), the chunks run one after the other, and
+// within a chunk the query tiles run heaviest first (the last tile, which
+// sees the most keys under the causal mask), all heads of the chunk at one
+// tile rank before the next rank:
+//   non-causal: one group per chunk (every tile costs the same, so the only
+//     concern is K/V reuse: all the tiles of one kv head run together, as
+//     in FlashAttention-2);
+//   causal: chunks large enough (>= kCausalChunkWaves x the resident
+//     blocks' worth of tiles) that heaviest-first within each chunk still
+//     balances the tail: the last chunk's heavy tiles start early enough to
+//     end with the rest.
+// With a single chunk this is the plain heads-fastest, tiles-reversed order.
+// The first `wide_chunks` chunks hold groups_per_chunk + 1 groups, the rest
+// groups_per_chunk (>= 1).
+struct BlockOrder {
+  int group_heads;       // q heads per kv head (consecutive (batch x q head) rows share a kv head)
+  int groups_per_chunk;  // >= 1
+  int wide_chunks;       // chunks with one group more
+};
+
 // What the kernel gets beside the user's params.
 struct MmaArgs {
   AttentionParams p;
   float scale_log2;  // softmax_scale * log2(e): the softmax runs in base 2
   bool vec_qkv;      // q/k/v 16-byte aligned, batch/head/row strides multiples of 8: 16-byte cp.async
   bool vec_out;      // out likewise: 16-byte stores
+  BlockOrder order;
 };
 
+// cp.async, ldmatrix, mma.sync and packing: mma_sm80.cuh.
 namespace ptx {
-
-__device__ __forceinline__ uint32_t smem_u32(const void* pointer) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
-}
-
-// 16-byte global -> shared copy that bypasses L1 (.cg). src_bytes = 0 reads
-// nothing and zero-fills the destination (rows past the end).
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool fill) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(fill ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(address));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t address) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(address));
-}
-
-// d += A(16x16) * B(16x8), fp32 accumulators.
-template <typename Element>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
-template <>
-__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
+using namespace sm80;
 // 2^x on the SFU; 2^-inf = +0.
 __device__ __forceinline__ float exp2_approx(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
 }
-
 }  // namespace ptx
-
-// Two floats -> one b32 of two 16-bit elements, `lo` in the low half (the
-// lower column of an mma operand pair), rounded to nearest even.
-template <typename Element>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi);
-template <>
-__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  uint32_t bits;
-  memcpy(&bits, &h, sizeof bits);
-  return bits;
-}
-template <>
-__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  uint32_t bits;
-  memcpy(&bits, &h, sizeof bits);
-  return bits;
-}
 
 // Byte offset of 16-byte chunk `chunk` of row `row` in a shared tile.
 template <class Cfg>
@@ -217,18 +183,20 @@ __device__ __forceinline__ int smem_offset(int row, int chunk) {
 // add exact zeros (never stale NaNs) to P V and to masked scores.
 // Vectorized: asynchronous 16-byte cp.async (the caller commits and waits).
 // Otherwise (unaligned pointers or strides): synchronous 2-byte loads.
-template <class Cfg, int kRows>
+// kFull: the caller knows valid_rows >= kRows, so the vectorized path skips
+// the per-row checks (the mainloop's K/V tiles, all but the first loaded).
+template <class Cfg, int kRows, bool kFull = false>
 __device__ __forceinline__ void load_tile(unsigned char* smem_tile, const uint16_t* gmem, int64_t row_stride,
                                           int valid_rows, bool vectorized) {
   if (vectorized) {
     constexpr int kRowsPerPass = Cfg::kThreads / Cfg::kRowChunks;
     const int chunk = threadIdx.x % Cfg::kRowChunks;
     const int row0 = threadIdx.x / Cfg::kRowChunks;
-    const uint32_t dst = ptx::smem_u32(smem_tile);
+    const uint32_t dst = ptx::smem_address(smem_tile);
 #pragma unroll
     for (int pass = 0; pass < kRows / kRowsPerPass; ++pass) {
       const int row = row0 + pass * kRowsPerPass;
-      const bool valid = row < valid_rows;
+      const bool valid = kFull || row < valid_rows;
       // A row past the end reads nothing; point it at row 0 (always valid).
       const uint16_t* src = gmem + (valid ? row * row_stride + chunk * 8 : 0);
       ptx::cp_async_16(dst + smem_offset<Cfg>(row, chunk), src, valid);
@@ -255,7 +223,7 @@ struct LaneAddress {
   __device__ __forceinline__ explicit LaneAddress(const unsigned char* smem) {
     const int lane = threadIdx.x % 32;
     const int warp = threadIdx.x / 32;
-    q = ptx::smem_u32(smem + Cfg::kQOffset) + smem_offset<Cfg>(warp * Cfg::kRowsPerWarp + lane % 16, lane / 16);
+    q = ptx::smem_address(smem + Cfg::kQOffset) + smem_offset<Cfg>(warp * Cfg::kRowsPerWarp + lane % 16, lane / 16);
     k = smem_offset<Cfg>(lane % 8 + 8 * (lane / 16), (lane / 8) % 2);
     v = smem_offset<Cfg>(lane % 16, lane / 16);
   }
@@ -314,13 +282,22 @@ struct RowLimit {
   }
 };
 
-// One key tile of the online softmax, in place: S (raw dot products) becomes
-// P = 2^(scale_log2 * S - m_new), the state moves to the new max, and O is
-// rescaled by 2^(m_old - m_new). With kMask, key j of a row is kept only if
+// One key tile of the online softmax: S (raw dot products) becomes
+// P = 2^(scale_log2 * S - m_new), rounded to the input dtype into `pk`, the
+// state moves to the new max (l sums the unrounded P), and O is rescaled by
+// 2^(m_old - m_new). With kMask, key j of a row is kept only if
 // j < limit of that row (the kv_len tail and the causal diagonal); tiles
 // without kMask are fully visible and carry no per-element checks.
-template <class Cfg, bool kMask>
+//
+// kRawMax (chosen at launch when scale_log2 > 0, the normal case): scaling
+// is then monotonic, so the tile's max is taken over the raw scores and
+// scaled once, and each element costs one FFMA, s * scale_log2 - m, before
+// its exp2 (as in FlashAttention-2) instead of a multiply and a subtract.
+// Without it (scale <= 0: the largest score is the smallest dot product,
+// and 0 * -inf would be NaN) the scores are scaled first, as written.
+template <class Cfg, typename Element, bool kMask, bool kRawMax>
 __device__ __forceinline__ void online_softmax(float (&s)[Cfg::kMAtoms][Cfg::kNAtoms][4],
+                                               uint32_t (&pk)[Cfg::kMAtoms][Cfg::kNAtoms][2],
                                                float (&o)[Cfg::kMAtoms][Cfg::kDAtoms][4], SoftmaxState<Cfg>& st,
                                                float scale_log2, int lane_key0, const RowLimit& limit) {
   float alpha[Cfg::kMAtoms][2];
@@ -329,22 +306,26 @@ __device__ __forceinline__ void online_softmax(float (&s)[Cfg::kMAtoms][Cfg::kNA
   for (int mi = 0; mi < Cfg::kMAtoms; ++mi) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float m_new = st.m[mi][h];
+      float m_tile = -INFINITY;  // raw (kRawMax) or scaled
 #pragma unroll
       for (int nj = 0; nj < Cfg::kNAtoms; ++nj) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          float x = s[mi][nj][2 * h + e] * scale_log2;
+          float x = s[mi][nj][2 * h + e];
+          if constexpr (!kRawMax) x *= scale_log2;
+          // A raw -inf stays -inf through the FFMA below (scale_log2 > 0).
           if (kMask && lane_key0 + nj * 8 + e >= limit(mi, h)) x = -INFINITY;
           s[mi][nj][2 * h + e] = x;
-          m_new = fmaxf(m_new, x);
+          m_tile = fmaxf(m_tile, x);
         }
       }
       // The 4 lanes of a quad hold the same row.
-      m_new = fmaxf(m_new, __shfl_xor_sync(0xffffffffu, m_new, 1));
-      m_new = fmaxf(m_new, __shfl_xor_sync(0xffffffffu, m_new, 2));
+      m_tile = fmaxf(m_tile, __shfl_xor_sync(0xffffffffu, m_tile, 1));
+      m_tile = fmaxf(m_tile, __shfl_xor_sync(0xffffffffu, m_tile, 2));
+      const float m_new = fmaxf(st.m[mi][h], kRawMax ? m_tile * scale_log2 : m_tile);
       // No visible key yet (m_new = -inf): subtract 0 instead, so that
-      // 2^(-inf - 0) = 0 rather than NaN.
+      // 2^(-inf - 0) = 0 rather than NaN. alpha is exactly 1 when the max
+      // did not move, which the rescale skip below relies on.
       const float m_use = m_new == -INFINITY ? 0.0f : m_new;
       alpha[mi][h] = ptx::exp2_approx(st.m[mi][h] - m_use);  // 0 while m_old = -inf
       rescale |= alpha[mi][h] != 1.0f;
@@ -352,12 +333,16 @@ __device__ __forceinline__ void online_softmax(float (&s)[Cfg::kMAtoms][Cfg::kNA
       float sum = 0.0f;
 #pragma unroll
       for (int nj = 0; nj < Cfg::kNAtoms; ++nj) {
+        float pj[2];
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float pj = ptx::exp2_approx(s[mi][nj][2 * h + e] - m_use);
-          s[mi][nj][2 * h + e] = pj;
-          sum += pj;
+          const float x = s[mi][nj][2 * h + e];
+          pj[e] = ptx::exp2_approx(kRawMax ? fmaf(x, scale_log2, -m_use) : x - m_use);
+          sum += pj[e];
         }
+        // Rounded to the input dtype right away: the P V operand takes half
+        // the registers of the fp32 scores it replaces.
+        pk[mi][nj][h] = ptx::pack2<Element>(pj[0], pj[1]);
       }
       st.l[mi][h] = st.l[mi][h] * alpha[mi][h] + sum;
     }
@@ -377,10 +362,10 @@ __device__ __forceinline__ void online_softmax(float (&s)[Cfg::kMAtoms][Cfg::kNA
   }
 }
 
-// O += P V: P (fp32 in the S registers) rounded to the input dtype and used
-// as the A operand directly; V fragments by ldmatrix.trans from `v_tile`.
+// O += P V: P (already packed as A fragments by online_softmax) used as the
+// A operand directly; V fragments by ldmatrix.trans from `v_tile`.
 template <class Cfg, typename Element>
-__device__ __forceinline__ void accumulate_pv(const float (&s)[Cfg::kMAtoms][Cfg::kNAtoms][4],
+__device__ __forceinline__ void accumulate_pv(const uint32_t (&pk)[Cfg::kMAtoms][Cfg::kNAtoms][2],
                                               float (&o)[Cfg::kMAtoms][Cfg::kDAtoms][4], const LaneAddress<Cfg>& la,
                                               uint32_t v_tile) {
   const uint32_t v_lane = v_tile + la.v;
@@ -389,10 +374,10 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[Cfg::kMAtoms][Cfg
     uint32_t a[Cfg::kMAtoms][4];
 #pragma unroll
     for (int mi = 0; mi < Cfg::kMAtoms; ++mi) {
-      a[mi][0] = pack2<Element>(s[mi][2 * kk][0], s[mi][2 * kk][1]);
-      a[mi][1] = pack2<Element>(s[mi][2 * kk][2], s[mi][2 * kk][3]);
-      a[mi][2] = pack2<Element>(s[mi][2 * kk + 1][0], s[mi][2 * kk + 1][1]);
-      a[mi][3] = pack2<Element>(s[mi][2 * kk + 1][2], s[mi][2 * kk + 1][3]);
+      a[mi][0] = pk[mi][2 * kk][0];
+      a[mi][1] = pk[mi][2 * kk][1];
+      a[mi][2] = pk[mi][2 * kk + 1][0];
+      a[mi][3] = pk[mi][2 * kk + 1][1];
     }
 #pragma unroll
     for (int dj = 0; dj < Cfg::kHeadDim / 16; ++dj) {
@@ -407,6 +392,18 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[Cfg::kMAtoms][Cfg
   }
 }
 
+// Where this block works. Kept in shared memory and read there at each use:
+// derived from the launch position by 64-bit divisions (block_work), these
+// cannot be recomputed cheaply, and more registers live across the mainloop
+// make the compiler spill accumulators.
+struct BlockCoords {
+  int64_t k_offset;  // elements from p.k to this block's (batch, kv head)
+  int64_t v_offset;  // likewise from p.v
+  int batch;
+  int head;
+  int m_start;  // first query row of the tile
+};
+
 // Key tiles 0 .. n_blocks-1 (n_blocks >= 1), walked from the last one down:
 // the tiles that need masking (the kv_len tail, the causal diagonal) are
 // the highest ones, so they come first and the rest run the unmasked path.
@@ -415,69 +412,72 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[Cfg::kMAtoms][Cfg
 // warp's reads of the other stage), then starts the next tile's K and V
 // into the other stage, so those loads overlap this step's whole Q K^T,
 // softmax and P V.
-template <class Cfg, typename Element>
-__device__ __forceinline__ void mainloop(const MmaArgs& args, unsigned char* smem, int batch, int head, int kv_head,
-                                         int m_start, int n_blocks, float (&o)[Cfg::kMAtoms][Cfg::kDAtoms][4],
+template <class Cfg, typename Element, bool kRawMax>
+__device__ __forceinline__ void mainloop(const MmaArgs& args, unsigned char* smem, const BlockCoords& at,
+                                         int n_blocks, float (&o)[Cfg::kMAtoms][Cfg::kDAtoms][4],
                                          SoftmaxState<Cfg>& st) {
   const AttentionParams& p = args.p;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int causal_offset = p.kv_len - p.q_len;  // bottom-right alignment
 
-  const auto* q_g = static_cast<const uint16_t*>(p.q) + batch * p.q_strides.batch + head * p.q_strides.head +
+  const int m_start = at.m_start;
+  const auto* q_g = static_cast<const uint16_t*>(p.q) + at.batch * p.q_strides.batch + at.head * p.q_strides.head +
                     m_start * p.q_strides.row;
-  // K/V tile n into `stage`. The offsets are recomputed from the kernel
-  // parameters on every call rather than kept in registers across the loop
-  // (the accumulators need them all).
-  auto load_kv = [&](int n, int stage) {
+  // K/V tile n into `stage`. The offsets are read from shared memory and
+  // the kernel parameters on every call rather than kept in registers
+  // across the loop (the accumulators need them all). `full` (a
+  // std::bool_constant): every row of the tile is below kv_len.
+  auto load_kv = [&](int n, int stage, auto full) {
     const int valid = min(Cfg::kBlockN, p.kv_len - n * Cfg::kBlockN);
     const int64_t key0 = int64_t{n} * Cfg::kBlockN;
-    load_tile<Cfg, Cfg::kBlockN>(
+    load_tile<Cfg, Cfg::kBlockN, decltype(full)::value>(
         smem + Cfg::kKOffset + stage * Cfg::kKVTileBytes,
-        static_cast<const uint16_t*>(p.k) + batch * p.k_strides.batch + kv_head * p.k_strides.head +
-            key0 * p.k_strides.row,
-        p.k_strides.row, valid, args.vec_qkv);
-    load_tile<Cfg, Cfg::kBlockN>(
+        static_cast<const uint16_t*>(p.k) + at.k_offset + key0 * p.k_strides.row, p.k_strides.row, valid,
+        args.vec_qkv);
+    load_tile<Cfg, Cfg::kBlockN, decltype(full)::value>(
         smem + Cfg::kVOffset + stage * Cfg::kKVTileBytes,
-        static_cast<const uint16_t*>(p.v) + batch * p.v_strides.batch + kv_head * p.v_strides.head +
-            key0 * p.v_strides.row,
-        p.v_strides.row, valid, args.vec_qkv);
+        static_cast<const uint16_t*>(p.v) + at.v_offset + key0 * p.v_strides.row, p.v_strides.row, valid,
+        args.vec_qkv);
   };
 
   load_tile<Cfg, Cfg::kBlockM>(smem + Cfg::kQOffset, q_g, p.q_strides.row, min(Cfg::kBlockM, p.q_len - m_start),
                                args.vec_qkv);
-  load_kv(n_blocks - 1, 0);
+  load_kv(n_blocks - 1, 0, std::false_type{});  // may hold the kv_len tail
   ptx::cp_async_commit();
 
   const LaneAddress<Cfg> la(smem);
-  const uint32_t k_smem = ptx::smem_u32(smem + Cfg::kKOffset);
-  const uint32_t v_smem = ptx::smem_u32(smem + Cfg::kVOffset);
+  const uint32_t k_smem = ptx::smem_address(smem + Cfg::kKOffset);
+  const uint32_t v_smem = ptx::smem_address(smem + Cfg::kVOffset);
 
   for (int step = 0; step < n_blocks; ++step) {
     const int n = n_blocks - 1 - step;
     const int stage = step & 1;
-    ptx::cp_async_wait_all();
+    ptx::cp_async_wait<0>();
     __syncthreads();
     if (n > 0) {
-      load_kv(n - 1, stage ^ 1);
+      // Keys (n-1)*kBlockN .. n*kBlockN - 1 all lie below kv_len: only the
+      // highest tile, n_blocks - 1, can be partial.
+      load_kv(n - 1, stage ^ 1, std::true_type{});
       ptx::cp_async_commit();
     }
 
     float s[Cfg::kMAtoms][Cfg::kNAtoms][4];
+    uint32_t pk[Cfg::kMAtoms][Cfg::kNAtoms][2];  // P in the input dtype, as mma A halves (see the top)
     compute_scores<Cfg, Element>(s, la, k_smem + stage * Cfg::kKVTileBytes);
 
     const int key_end = (n + 1) * Cfg::kBlockN;  // one past this tile's last key
-    const bool needs_mask = key_end > p.kv_len || (p.causal && key_end - 1 > m_start + causal_offset);
+    const bool needs_mask = key_end > p.kv_len || (p.causal && key_end - 1 > at.m_start + causal_offset);
     const int lane_key0 = n * Cfg::kBlockN + 2 * (lane % 4);  // this lane's first key column in the tile
     if (needs_mask) {
-      const int query = m_start + warp * Cfg::kRowsPerWarp + lane / 4;  // the lane's row of atom 0, half 0
+      const int query = at.m_start + warp * Cfg::kRowsPerWarp + lane / 4;  // the lane's row of atom 0, half 0
       const RowLimit limit{p.causal ? query + causal_offset + 1 : p.kv_len, p.causal ? 1 : 0, p.kv_len};
-      online_softmax<Cfg, true>(s, o, st, args.scale_log2, lane_key0, limit);
+      online_softmax<Cfg, Element, true, kRawMax>(s, pk, o, st, args.scale_log2, lane_key0, limit);
     } else {
-      online_softmax<Cfg, false>(s, o, st, args.scale_log2, lane_key0, RowLimit{});
+      online_softmax<Cfg, Element, false, kRawMax>(s, pk, o, st, args.scale_log2, lane_key0, RowLimit{});
     }
 
-    accumulate_pv<Cfg, Element>(s, o, la, v_smem + stage * Cfg::kKVTileBytes);
+    accumulate_pv<Cfg, Element>(pk, o, la, v_smem + stage * Cfg::kKVTileBytes);
   }
 }
 
@@ -487,13 +487,15 @@ __device__ __forceinline__ void mainloop(const MmaArgs& args, unsigned char* sme
 // reads them, so a __syncwarp suffices), then writes whole 16-byte chunks:
 // lanes 0..15 / 16..31 cover one 256-byte row (hdim 128) each.
 template <class Cfg, typename Element>
-__device__ __forceinline__ void epilogue(const MmaArgs& args, unsigned char* smem, int batch, int head, int m_start,
+__device__ __forceinline__ void epilogue(const MmaArgs& args, unsigned char* smem, const BlockCoords& at,
                                          const float (&o)[Cfg::kMAtoms][Cfg::kDAtoms][4],
                                          const SoftmaxState<Cfg>& st) {
   const AttentionParams& p = args.p;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  const int warp_row0 = m_start + warp * Cfg::kRowsPerWarp;  // query index of the warp's first row
+  const int batch = at.batch;
+  const int head = at.head;
+  const int warp_row0 = at.m_start + warp * Cfg::kRowsPerWarp;  // query index of the warp's first row
 
   float inv_l[Cfg::kMAtoms][2];
 #pragma unroll
@@ -522,7 +524,7 @@ __device__ __forceinline__ void epilogue(const MmaArgs& args, unsigned char* sme
       for (int dj = 0; dj < Cfg::kDAtoms; ++dj) {
         // C layout: columns 8*dj + 2t, 2t+1, i.e. bytes 4t.. of chunk dj.
         *reinterpret_cast<uint32_t*>(stage + smem_offset<Cfg>(row, dj) + 4 * (lane % 4)) =
-            pack2<Element>(o[mi][dj][2 * h] * inv_l[mi][h], o[mi][dj][2 * h + 1] * inv_l[mi][h]);
+            ptx::pack2<Element>(o[mi][dj][2 * h] * inv_l[mi][h], o[mi][dj][2 * h + 1] * inv_l[mi][h]);
       }
     }
   __syncwarp();
@@ -548,19 +550,60 @@ __device__ __forceinline__ void epilogue(const MmaArgs& args, unsigned char* sme
   }
 }
 
-// One block per (batch x q head, query tile). blockIdx.x runs over batch and
-// heads (head fastest, so the q heads of one GQA group run side by side and
-// share K/V in L2); blockIdx.y over query tiles in reverse, so under the
-// causal mask the heaviest (last) tiles of every head start first and the
-// light ones fill the tail.
-template <class Cfg, typename Element>
+// The (batch x q head) row and query tile rank (0 = the last tile) of the
+// block at launch position `position` (0 .. rows x tiles - 1); see
+// BlockOrder. A bijection onto (row, rank), so every pair runs once.
+// `Index` must hold rows x tiles: the kernel uses 32-bit unsigned
+// arithmetic when it does (several times cheaper divisions), else 64-bit.
+struct BlockWork {
+  int64_t head_row;
+  int rank;
+};
+template <typename Index>
+__host__ __device__ inline BlockWork block_work(const BlockOrder& order, Index position, Index tiles) {
+  const Index wide_heads = static_cast<Index>(order.groups_per_chunk + 1) * static_cast<Index>(order.group_heads);
+  const Index wide_blocks = static_cast<Index>(order.wide_chunks) * wide_heads * tiles;
+  Index chunk_heads, first_head, offset;
+  if (position < wide_blocks) {
+    chunk_heads = wide_heads;
+    const Index chunk = position / (chunk_heads * tiles);
+    first_head = chunk * chunk_heads;
+    offset = position - chunk * chunk_heads * tiles;
+  } else {
+    chunk_heads = static_cast<Index>(order.groups_per_chunk) * static_cast<Index>(order.group_heads);
+    const Index rest = position - wide_blocks;
+    const Index chunk = rest / (chunk_heads * tiles);
+    first_head = static_cast<Index>(order.wide_chunks) * wide_heads + chunk * chunk_heads;
+    offset = rest - chunk * chunk_heads * tiles;
+  }
+  return {static_cast<int64_t>(first_head + offset % chunk_heads), static_cast<int>(offset / chunk_heads)};
+}
+
+// One block per (batch x q head, query tile), in the order BlockOrder
+// describes.
+template <class Cfg, typename Element, bool kRawMax>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention_fwd_mma_kernel(const MmaArgs args) {
   extern __shared__ __align__(128) unsigned char smem[];
   const AttentionParams& p = args.p;
-  const int head = static_cast<int>(blockIdx.x % static_cast<unsigned>(p.q_heads));
-  const int batch = static_cast<int>(blockIdx.x / static_cast<unsigned>(p.q_heads));
-  const int m_start = static_cast<int>(gridDim.y - 1 - blockIdx.y) * Cfg::kBlockM;
-  const int kv_head = head / (p.q_heads / p.kv_heads);
+  __shared__ BlockCoords at;
+  if (threadIdx.x == 0) {
+    // Launch order: blockIdx.x fastest; the grid is (batch x q heads, query
+    // tiles) with batch x q heads <= INT_MAX.
+    const uint64_t blocks = uint64_t{gridDim.x} * gridDim.y;
+    const uint64_t position = uint64_t{blockIdx.y} * gridDim.x + blockIdx.x;
+    const BlockWork work = blocks <= UINT32_MAX
+                               ? block_work<uint32_t>(args.order, static_cast<uint32_t>(position), gridDim.y)
+                               : block_work<int64_t>(args.order, static_cast<int64_t>(position), gridDim.y);
+    const auto head_row = static_cast<uint32_t>(work.head_row);  // < 2^31
+    const int head = static_cast<int>(head_row % static_cast<uint32_t>(p.q_heads));
+    const int batch = static_cast<int>(head_row / static_cast<uint32_t>(p.q_heads));
+    const int kv_head = head / (p.q_heads / p.kv_heads);
+    at = {batch * p.k_strides.batch + kv_head * p.k_strides.head,
+          batch * p.v_strides.batch + kv_head * p.v_strides.head, batch, head,
+          static_cast<int>(gridDim.y - 1 - work.rank) * Cfg::kBlockM};
+  }
+  __syncthreads();
+  const int m_start = at.m_start;
 
   // Keys the tile needs: all, or under the causal mask up to the last key
   // its last valid query sees; 0 tiles when no query of the tile sees a key.
@@ -586,13 +629,34 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocksPerSm) attention
     }
   }
 
-  if (n_blocks > 0) mainloop<Cfg, Element>(args, smem, batch, head, kv_head, m_start, n_blocks, o, st);
-  epilogue<Cfg, Element>(args, smem, batch, head, m_start, o, st);
+  if (n_blocks > 0) mainloop<Cfg, Element, kRawMax>(args, smem, at, n_blocks, o, st);
+  epilogue<Cfg, Element>(args, smem, at, o, st);
 }
 
 inline bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }
 inline bool strides_multiple_of_8(const TensorStrides& s) {
   return s.batch % 8 == 0 && s.head % 8 == 0 && s.row % 8 == 0;
+}
+
+// The chunking BlockOrder describes, for heads_total = batch x q_heads rows
+// in groups of group_heads, m_blocks query tiles per row and about
+// resident_blocks blocks running at once.
+inline BlockOrder plan_block_order(int64_t heads_total, int group_heads, int64_t m_blocks, bool causal,
+                                   int64_t resident_blocks) {
+  const int64_t groups = heads_total / group_heads;
+  int64_t min_groups = 1;
+  if (causal) {
+    // Heaviest-first (LPT) keeps the tail short when a chunk's work spread
+    // over the resident blocks outlasts its heaviest tile (about twice the
+    // average under the causal mask): chunk_heads * m_blocks >= 2 x resident.
+    // A very large value here gives one chunk: the plain global
+    // heaviest-first order, with no K/V reuse between running blocks.
+    constexpr int64_t kCausalChunkWaves = 2;
+    const int64_t min_heads = (kCausalChunkWaves * resident_blocks + m_blocks - 1) / m_blocks;
+    min_groups = (min_heads + group_heads - 1) / group_heads;
+  }
+  const int64_t chunks = std::max<int64_t>(1, groups / std::max<int64_t>(1, min_groups));
+  return {group_heads, static_cast<int>(groups / chunks), static_cast<int>(groups % chunks)};
 }
 
 // Host launcher for one (head_dim, dtype); params already validated.
@@ -615,11 +679,18 @@ void launch_attention_fwd_mma(const AttentionParams& p, cudaStream_t stream) {
                                 "this device is " + std::to_string(major) + ".x");
   }
 
+  int multiprocessors = 0;
+  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  const int64_t resident_blocks = int64_t{multiprocessors} * Cfg::kMinBlocksPerSm;
+
   const MmaArgs args{p, p.softmax_scale * 1.4426950408889634f,
                      aligned16(p.q) && aligned16(p.k) && aligned16(p.v) && strides_multiple_of_8(p.q_strides) &&
                          strides_multiple_of_8(p.k_strides) && strides_multiple_of_8(p.v_strides),
-                     aligned16(p.out) && strides_multiple_of_8(p.out_strides)};
-  auto* kernel = &attention_fwd_mma_kernel<Cfg, Element>;
+                     aligned16(p.out) && strides_multiple_of_8(p.out_strides),
+                     plan_block_order(heads_total, p.q_heads / p.kv_heads, m_blocks, p.causal, resident_blocks)};
+  // The FFMA softmax needs a positive scale (see online_softmax).
+  auto* kernel = args.scale_log2 > 0.0f ? &attention_fwd_mma_kernel<Cfg, Element, true>
+                                        : &attention_fwd_mma_kernel<Cfg, Element, false>;
   constexpr int kSmem = Cfg::kSmemBytes;
   // Over the 48 KB default: opt in. Per device and cheap; set on every call
   // so that a change of current device is covered.

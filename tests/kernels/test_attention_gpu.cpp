@@ -34,8 +34,10 @@
 #include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/half_bits.h"
 #include "mlopt/kernels/poison.h"
+#include "attention_test_support.h"
 
 using namespace mlopt::kernels;
+using namespace mlopt::kernels::attention_test;
 
 namespace {
 
@@ -71,12 +73,6 @@ std::string describe(const Case& c) {
          (c.with_lse ? "" : " no-lse");
 }
 
-float to_float(uint16_t bits, AttentionDType dtype) {
-  return dtype == kF16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-}
-uint16_t to_bits(float x, AttentionDType dtype) { return dtype == kF16 ? float_to_half_bits(x) : float_to_bf16_bits(x); }
-float round_to(float x, AttentionDType dtype) { return to_float(to_bits(x, dtype), dtype); }
-
 TensorStrides strides_for(Layout layout, int heads, int rows, int dim) {
   switch (layout) {
     case Layout::kBHSD: return bhsd_strides(heads, rows, dim);
@@ -88,69 +84,6 @@ TensorStrides strides_for(Layout layout, int heads, int rows, int dim) {
     }
   }
   return {};
-}
-int64_t extent(const TensorStrides& s, int batch, int heads, int rows, int dim) {
-  return (batch - 1) * s.batch + (heads - 1) * s.head + (rows - 1) * s.row + dim;
-}
-
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  std::size_t bytes = 0;
-  explicit DeviceBuffer(std::size_t n) : bytes(n) { MLOPT_CUDA_CHECK(cudaMalloc(&ptr, n)); }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
-
-// Naive attention in the input dtype (see the tolerance note above); out
-// written with the out strides of `p`, as floats.
-void naive_low_precision(const AttentionParams& p, std::vector<float>& out) {
-  const auto* q = static_cast<const uint16_t*>(p.q);
-  const auto* k = static_cast<const uint16_t*>(p.k);
-  const auto* v = static_cast<const uint16_t*>(p.v);
-  const int group = p.q_heads / p.kv_heads;
-  const float scale = round_to(p.softmax_scale, p.dtype);
-  std::vector<float> s(p.kv_len), qrow(p.head_dim), acc(p.head_dim);
-  for (int b = 0; b < p.batch; ++b)
-    for (int h = 0; h < p.q_heads; ++h) {
-      const int kvh = h / group;
-      for (int i = 0; i < p.q_len; ++i) {
-        const int64_t qb = b * p.q_strides.batch + h * p.q_strides.head + i * p.q_strides.row;
-        for (int d = 0; d < p.head_dim; ++d) qrow[d] = to_float(q[qb + d], p.dtype);
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j < p.kv_len; ++j) {
-          if (p.causal && j > i + (p.kv_len - p.q_len)) {
-            s[j] = -std::numeric_limits<float>::infinity();
-            continue;
-          }
-          const int64_t kb = b * p.k_strides.batch + kvh * p.k_strides.head + j * p.k_strides.row;
-          float dot = 0;
-          for (int d = 0; d < p.head_dim; ++d) dot += qrow[d] * to_float(k[kb + d], p.dtype);
-          s[j] = round_to(round_to(dot, p.dtype) * scale, p.dtype);
-          mx = std::max(mx, s[j]);
-        }
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        if (mx != -std::numeric_limits<float>::infinity()) {
-          float sum = 0;
-          for (int j = 0; j < p.kv_len; ++j) sum += std::exp(s[j] - mx);
-          for (int j = 0; j < p.kv_len; ++j) {
-            const float pj = round_to(std::exp(s[j] - mx) / sum, p.dtype);
-            if (pj == 0.0f) continue;
-            const int64_t vb = b * p.v_strides.batch + kvh * p.v_strides.head + j * p.v_strides.row;
-            for (int d = 0; d < p.head_dim; ++d) acc[d] += pj * to_float(v[vb + d], p.dtype);
-          }
-        }
-        const int64_t ob = b * p.out_strides.batch + h * p.out_strides.head + i * p.out_strides.row;
-        for (int d = 0; d < p.head_dim; ++d) out[ob + d] = round_to(acc[d], p.dtype);
-      }
-    }
-}
-
-float ulp_at(float magnitude, AttentionDType dtype) {
-  const int mantissa_bits = dtype == kF16 ? 10 : 7;
-  int exponent = 0;
-  std::frexp(std::max(magnitude, 1e-3f), &exponent);  // magnitude in [2^(e-1), 2^e)
-  return std::ldexp(1.0f, exponent - 1 - mantissa_bits);
 }
 
 // One implementation on the case's inputs, checked against the references.
@@ -420,6 +353,21 @@ TEST(AttentionGpu, RejectsUnsupportedParameters) {
     p.q_heads = 3;
     EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
   }
+}
+
+// Many heads: the mma kernel orders its blocks in chunks of whole GQA groups
+// sized from the device's SM count under the causal mask (one group per
+// chunk without it). On an H100 (132 SMs, 2 blocks each at hdim 128) these
+// 201 groups of 3 q heads with 2 query tiles make two chunks of unequal size
+// (101 and 100 groups). Every (head, query tile) must still run exactly once:
+// a missed one leaves poisoned output, a mixed-up head wrong values.
+TEST(AttentionGpu, MmaBlockOrderWithManyHeads) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  for (AttentionDType dtype : {kF16, kBF16})
+    for (bool causal : {true, false}) {
+      run_case({dtype, 128, 1, 603, 201, 129, 129, causal}, rng, {AttentionImpl::kPrefillMma});
+    }
 }
 
 // The mma kernel's grid runs query tiles along y (at most 65535 of 128
