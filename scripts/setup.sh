@@ -15,7 +15,8 @@ packages=(
   libtorch-dev                        # libtorch 1.13 (CPU)
   libopenblas0-pthread                # without it libtorch's CPU matmuls use the
                                       # reference BLAS: gpt2 1x128 in 5 s instead of 0.2 s
-  qt6-base-dev libqt6svg6 libqcustomplot-dev libqcustomplot2.1-qt6
+  qt6-base-dev libqt6svg6 qt6-svg-dev  # qt6-svg-dev: the PDF report draws its SVG charts
+  libqcustomplot-dev libqcustomplot2.1-qt6
   nlohmann-json3-dev libcli11-dev libgtest-dev
   xvfb xauth                          # headless GUI tests and screenshots
 )

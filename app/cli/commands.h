@@ -19,5 +19,6 @@ Command add_run(CLI::App& app);
 Command add_profile(CLI::App& app);
 Command add_make_model(CLI::App& app);
 Command add_devices(CLI::App& app);
+Command add_report(CLI::App& app);
 
 }  // namespace mlopt::cli

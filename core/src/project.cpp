@@ -90,7 +90,7 @@ void Project::save(const std::filesystem::path& file) const {
   write_file_atomically(file, j.dump(2) + "\n");
 }
 
-Project Project::load(const std::filesystem::path& file) {
+Project Project::load(const std::filesystem::path& file, ModelFile model_file) {
   const std::string name = "'" + file.string() + "'";
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ProjectError("cannot open project " + name + " (does it exist?)");
@@ -130,7 +130,7 @@ Project Project::load(const std::filesystem::path& file) {
   } catch (const Error& e) {
     throw ProjectError("project " + name + " has an invalid value: " + e.what());
   }
-  if (!std::filesystem::exists(p.model_path)) {
+  if (model_file == ModelFile::MustExist && !std::filesystem::exists(p.model_path)) {
     throw ProjectError("project " + name + " refers to the model '" + p.model_path.string() +
                        "', which does not exist: put the model back there (paths are relative to the project "
                        "file) or edit the \"model\" field");

@@ -145,6 +145,10 @@ TEST(Project, MissingModel) {
   const auto msg = project_error(dir / "p.mlopt");
   EXPECT_NE(msg.find("m.pt"), std::string::npos) << msg;
   EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+  // A reader that never opens the model still gets everything else.
+  const auto p = Project::load(dir / "p.mlopt", Project::ModelFile::MayBeMissing);
+  EXPECT_EQ(p.model_path.filename(), "m.pt");
+  EXPECT_EQ(p.runs.size(), sample_project(dir / "m.pt").runs.size());
 }
 
 TEST(Project, MissingProjectFile) {

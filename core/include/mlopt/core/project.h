@@ -29,7 +29,10 @@ struct Project {
   // Throws ProjectError: unreadable file, malformed JSON (with the line and
   // column), a schema version newer than this mlopt reads, a missing field,
   // or a model file that no longer exists (naming where it was looked for).
-  static Project load(const std::filesystem::path& file);
+  // Readers that never open the model (reports of a project copied from
+  // another machine) pass ModelFile::MayBeMissing.
+  enum class ModelFile { MustExist, MayBeMissing };
+  static Project load(const std::filesystem::path& file, ModelFile model_file = ModelFile::MustExist);
   // Writes a temporary file beside `file` and renames it over `file`, so an
   // existing project is never left half-written. Throws IoError.
   void save(const std::filesystem::path& file) const;
