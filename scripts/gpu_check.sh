@@ -66,7 +66,7 @@ model=/tmp/mlopt-gpt2.pt
 "$mlopt" make-model gpt2 --preset gpt2 -o "$model"
 for size in 1,128 1,1024 8,1024; do
   "$mlopt" run "$model" --input "ids:int64[$size]" --device cuda --dtype fp16 --iters 50 --warmup 10 \
-    >>"$out/mlopt-run-gpt2-fp16.txt" 2>&1 || status=1
+    --project "$out/gpt2-fp16.mlopt" >>"$out/mlopt-run-gpt2-fp16.txt" 2>&1 || status=1
   echo >>"$out/mlopt-run-gpt2-fp16.txt"
 done
 grep -E "^(input|forward)" "$out/mlopt-run-gpt2-fp16.txt"
@@ -79,9 +79,11 @@ echo "out-of-memory run exit status: $? (expected 1)"
 # Profile: the ranking, a trace that must parse, the JSON result.
 export MLOPT_CACHE_DIR=/tmp/mlopt-cache
 "$mlopt" profile "$model" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --iters 10 --warmup 5 \
+  --project "$out/gpt2-fp16.mlopt" \
   --json "$out/profile-gpt2-fp16-8x1024.json" --trace "$out/trace-gpt2-fp16-8x1024.json" \
   >"$out/profile.txt" 2>&1 || status=1
 "$mlopt" profile "$model" --input 'ids:int64[1,128]' --device cuda --dtype fp16 --iters 10 --warmup 5 \
+  --project "$out/gpt2-fp16.mlopt" \
   >>"$out/profile.txt" 2>&1 || status=1
 cat "$out/profile.txt" | head -60
 python3 - "$out" <<'PY' || status=1
@@ -100,4 +102,9 @@ print(f"categories sum {total/1e3:.3f} ms; profiled mean {p['mean_iteration_us']
       f"sum/unprofiled = {total/p['unprofiled_iteration_us']:.3f}; overhead {100*p['overhead']:.1f}%; "
       f"correlated {100*p['correlated_kernel_share']:.2f}%; dropped {p['dropped_records']}")
 PY
+# Reports of that GPU project: HTML here; PDF needs Qt, which this machine
+# lacks (it is made from the copied-back project on a machine with Qt).
+"$mlopt" report "$out/gpt2-fp16.mlopt" -o "$out/gpt2-fp16-report.html" || status=1
+"$mlopt" report "$out/gpt2-fp16.mlopt" -o "$out/gpt2-fp16-report.pdf"
+echo "pdf report exit status: $? (1 without Qt)"
 exit $status

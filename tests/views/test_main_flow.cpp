@@ -3,11 +3,14 @@
 // the ops, the timeline and the memory chart; the profile autosaved; save
 // the project, reopen it. Then what can go wrong: a bad model, a bad
 // project, invalid inputs, cancelling, unsaved changes; and drag and drop.
+// File › Export report in each format, each file read back.
 #include <gtest/gtest.h>
 
 #include <QAction>
+#include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -21,7 +24,10 @@
 #include <QTreeView>
 #include <QUrl>
 
+#include <nlohmann/json.hpp>
+
 #include "mlopt/core/project.h"
+#include "mlopt/views/compare_panel.h"
 #include "mlopt/views/graph_op_model.h"
 #include "mlopt/views/input_spec_editor.h"
 #include "mlopt/views/kernel_timeline.h"
@@ -32,7 +38,9 @@
 #include "mlopt/views/profile_runner.h"
 #include "mlopt/views/ranking_model.h"
 #include "mlopt/views/recommendations_model.h"
+#include "mlopt/views/variant_list_model.h"
 #include "mlopt/views/results_panel.h"
+#include "parse_support.h"  // tests/report: reading reports back
 #include "studio_test_support.h"
 
 using namespace mlopt::views;
@@ -235,6 +243,19 @@ TEST(StudioFlow, OpenProfileSaveReopen) {
   ASSERT_TRUE(profileAndWait(again)) << again.lastError().toStdString();
   EXPECT_EQ(mlopt::Project::load(saved.toStdString()).profiles.size(), 2u);
   EXPECT_EQ(again.resultsPanel()->profile()->spec.to_string(), "ids:int64[1,8]");
+
+  // Compare: both profiles, ticked at first; one model, dtype and device, so
+  // one throughput line over the sequence lengths 16 and 8.
+  ComparePanel* compare = again.comparePanel();
+  ASSERT_EQ(compare->variantModel()->rowCount(), 2);
+  EXPECT_EQ(compare->variantModel()->checkedRows(), (std::vector<int>{0, 1}));
+  EXPECT_FALSE(compare->showsEmptyState());
+  EXPECT_EQ(compare->latencyChart()->plottableCount(), 2);
+  EXPECT_EQ(compare->memoryChart()->plottableCount(), 2);
+  EXPECT_GT(compare->categoryChart()->plottableCount(), 0);
+  EXPECT_EQ(compare->sweepAxis().dim, SweepDim::Sequence);
+  ASSERT_EQ(compare->throughputChart()->graphCount(), 1);
+  EXPECT_EQ(compare->throughputChart()->graph(0)->data()->size(), 2);
 }
 
 TEST(StudioFlow, AutosaveContinuesAProjectLeftNextToTheModel) {
@@ -415,4 +436,99 @@ TEST(StudioFlow, DroppingAModelOpensIt) {
   ASSERT_TRUE(loaded.wait(kLoadTimeoutMs)) << window.lastError().toStdString();
   EXPECT_EQ(window.modelPath(), qpath(model));
   EXPECT_EQ(window.recentFiles().value(0), qpath(model));
+}
+
+TEST(StudioFlow, ExportReportInEveryFormat) {
+  ensure_studio();
+  const auto model = fresh_model("export");
+  const auto dir = model.parent_path();
+  MainWindow window(quick_options());
+  window.setUnsavedPrompt(fail_if_asked);
+  window.show();
+  QAction* exportAction = action(window, "actionExportReport");
+  ASSERT_NE(exportAction, nullptr);
+  EXPECT_EQ(exportAction->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_E));
+  EXPECT_FALSE(exportAction->isEnabled());  // nothing open
+  window.setInputSpec(QStringLiteral("ids:int64[1,8]"));
+  ASSERT_TRUE(openAndWait(window, qpath(model)));
+  EXPECT_TRUE(exportAction->isEnabled());
+  ASSERT_TRUE(profileAndWait(window)) << window.lastError().toStdString();
+
+  for (const char* ext : {"html", "pdf", "json", "csv", "md"}) {
+    const auto file = dir / (std::string("report.") + ext);
+    ASSERT_TRUE(window.exportReport(qpath(file))) << ext << ": " << window.lastError().toStdString();
+    EXPECT_TRUE(window.statusText().contains("Report written")) << window.statusText().toStdString();
+  }
+  const auto j = nlohmann::json::parse(mlopt::test::read_text(dir / "report.json"));
+  EXPECT_EQ(j["report_version"], 1);
+  EXPECT_EQ(j["project"]["file"], window.projectPath().toStdString());  // the autosaved project
+  EXPECT_EQ(j["project"]["input_spec"], "ids:int64[1,8]");
+  ASSERT_EQ(j["profiles"].size(), 1u);
+  EXPECT_EQ(j["profiles"][0]["time_basis"], "cpu");
+  const std::size_t categories = j["profiles"][0]["categories"].size();
+  EXPECT_GT(categories, 0u);
+
+  const auto tables = mlopt::test::markdown_tables(mlopt::test::read_text(dir / "report.md"));
+  const auto* ranking = mlopt::test::find_table(tables, "Where the time goes");
+  ASSERT_NE(ranking, nullptr);
+  EXPECT_EQ(ranking->rows.size(), categories);
+
+  const auto csv = mlopt::test::parse_csv(mlopt::test::read_text(dir / "report.csv"));
+  ASSERT_GT(csv.size(), 20u);
+  EXPECT_EQ(csv[0], (std::vector<std::string>{"section", "name", "metric", "value", "unit"}));
+  std::size_t category_rows = 0;
+  for (const auto& row : csv) {
+    ASSERT_EQ(row.size(), 5u);
+    category_rows += row[0] == "category" && row[2] == "time";
+  }
+  EXPECT_EQ(category_rows, categories);
+
+  const auto html = mlopt::test::read_text(dir / "report.html");
+  EXPECT_EQ(mlopt::test::check_markup(html, true), "");
+  EXPECT_EQ(mlopt::test::count(html, "<svg"), 2u);  // time per category, memory
+  EXPECT_EQ(html.find("http"), std::string::npos);
+
+  const auto pdf = mlopt::test::read_text(dir / "report.pdf");
+  EXPECT_EQ(pdf.rfind("%PDF-", 0), 0u);
+  EXPECT_NE(pdf.find("%%EOF", pdf.size() - 16), std::string::npos);
+  EXPECT_GT(pdf.size(), 5'000u);
+  EXPECT_GE(mlopt::test::count(pdf, "/Type /Page\n"), 1u);
+
+  // The menu's way: File › Export report… asks for a file; a name typed
+  // without an extension takes the chosen format's.
+  QTimer answer;
+  QObject::connect(&answer, &QTimer::timeout, [&] {
+    auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+    if (!dialog) return;
+    answer.stop();
+    dialog->selectNameFilter(QStringLiteral("Markdown (*.md)"));
+    // Typed into the name box (selectFile leaves a focused box alone), in
+    // the folder the dialog suggests: the model's.
+    auto* name = dialog->findChild<QLineEdit*>(QStringLiteral("fileNameEdit"));
+    if (!name) {
+      ADD_FAILURE() << "no file name box in the dialog";
+      static_cast<QDialog*>(dialog)->reject();
+      return;
+    }
+    name->setText(QStringLiteral("from-menu"));
+    static_cast<QDialog*>(dialog)->accept();  // QFileDialog::accept, protected there
+  });
+  answer.start(20);
+  exportAction->trigger();  // returns once the dialog is accepted
+  answer.stop();
+  EXPECT_TRUE(QFileInfo::exists(qpath(dir / "from-menu.md"))) << window.statusText().toStdString();
+
+  // Errors show as dialogs, and nothing is written.
+  QSignalSpy errors(&window, &MainWindow::errorShown);
+  EXPECT_FALSE(window.exportReport(qpath(dir / "report.docx")));
+  ASSERT_EQ(errors.count(), 1);
+  EXPECT_EQ(errors.back().at(0).toString(), "Cannot export the report");
+  EXPECT_TRUE(errors.back().at(1).toString().contains(".html, .pdf, .json, .csv or .md"));
+  EXPECT_EQ(closeErrorDialogs(window), 1);
+  EXPECT_FALSE(window.exportReport(qpath(dir / "no-such-folder" / "report.html")));
+  ASSERT_EQ(errors.count(), 2);
+  EXPECT_TRUE(errors.back().at(1).toString().contains("report.html")) << errors.back().at(1).toString().toStdString();
+  EXPECT_EQ(closeErrorDialogs(window), 1);
+  EXPECT_FALSE(QFileInfo::exists(qpath(dir / "no-such-folder")));
+  EXPECT_FALSE(QFileInfo::exists(qpath(dir / "report.docx")));
 }

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "mlopt/views/compare_panel.h"
 #include "mlopt/views/kernel_timeline.h"
 #include "mlopt/views/memory_chart.h"
 #include "mlopt/views/results_panel.h"
@@ -96,6 +97,11 @@ TEST(StudioRender, MainViewsAreNotBlank) {
     results->tabs()->setCurrentIndex(ResultsPanel::MemoryTab);
     QCoreApplication::processEvents();
     expectDrawn(results->memoryChart()->grab().toImage(), ("memory" + suffix).c_str(), 8);
+
+    // Compare, with the one profile: its box, point, bar and stacked bar.
+    results->tabs()->setCurrentWidget(window.comparePanel());
+    QCoreApplication::processEvents();
+    expectDrawn(window.comparePanel()->grab().toImage(), ("compare" + suffix).c_str(), 40);
   }
   window.setTheme(Theme::Light);
 }

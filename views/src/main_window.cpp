@@ -19,14 +19,20 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 
+#include "mlopt/core/atomic_file.h"
 #include "mlopt/core/error.h"
 #include "mlopt/profiler/profile_json.h"
+#include "mlopt/report/format.h"
+#include "mlopt/report/report.h"
+#include "mlopt/views/compare_panel.h"
 #include "mlopt/views/input_spec_editor.h"
 #include "mlopt/views/model_loader.h"
 #include "mlopt/views/model_panel.h"
 #include "mlopt/views/profile_runner.h"
+#include "mlopt/views/report_pdf.h"
 #include "mlopt/views/results_panel.h"
 
 namespace mlopt::views {
@@ -68,6 +74,7 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget* parent)
       options_(std::move(options)),
       model_panel_(new ModelPanel(this)),
       results_panel_(new ResultsPanel(this)),
+      compare_(new ComparePanel(this)),
       loader_(new ModelLoader(this)),
       runner_(new ProfileRunner(this)),
       progress_(new QProgressBar(this)),
@@ -83,6 +90,7 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget* parent)
   dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
   addDockWidget(Qt::LeftDockWidgetArea, dock);
   setCentralWidget(results_panel_);
+  results_panel_->tabs()->addTab(compare_, tr("&Compare"));
   model_panel_->inputEditor()->setDevices(options_.devices);
 
   progress_->setObjectName(QStringLiteral("profileProgress"));
@@ -149,6 +157,12 @@ void MainWindow::createActions() {
   save_as_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
   connect(save_as_, &QAction::triggered, this, &MainWindow::chooseAndSave);
 
+  export_report_ = new QAction(tr("&Export report…"), this);
+  export_report_->setObjectName(QStringLiteral("actionExportReport"));
+  export_report_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  export_report_->setStatusTip(tr("Write the project's runs and profiles as HTML, PDF, JSON, CSV or Markdown"));
+  connect(export_report_, &QAction::triggered, this, &MainWindow::chooseAndExport);
+
   quit_ = new QAction(tr("&Quit"), this);
   quit_->setObjectName(QStringLiteral("actionQuit"));
   quit_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
@@ -194,6 +208,8 @@ void MainWindow::createMenus() {
   file->addSeparator();
   file->addAction(save_);
   file->addAction(save_as_);
+  file->addSeparator();
+  file->addAction(export_report_);
   file->addSeparator();
   file->addAction(quit_);
 
@@ -297,6 +313,8 @@ void MainWindow::updateActions() {
   recent_menu_->setEnabled(!busy && !recentFiles().isEmpty());
   save_->setEnabled(has_model && !busy);
   save_as_->setEnabled(has_model && !busy);
+  // A project whose model no longer loads still has its results to report.
+  export_report_->setEnabled(!model_file_.empty() && !runner_->isRunning());
   profile_->setEnabled(has_model && !busy && model_panel_->inputEditor()->isValid());
   cancel_->setEnabled(runner_->isRunning());
   iterations_->setEnabled(!runner_->isRunning());
@@ -347,6 +365,7 @@ bool MainWindow::openModel(const QString& path) {
   model_.reset();
   model_panel_->clear();
   results_panel_->clear();
+  compare_->clear();
   setModified(false);
   addRecent(path);
   startLoad();
@@ -372,6 +391,7 @@ bool MainWindow::openProject(const QString& path) {
   model_.reset();
   model_panel_->clear();
   results_panel_->clear();
+  compare_->setProject(project_);
 
   auto* editor = model_panel_->inputEditor();
   editor->setSpecText(QString::fromStdString(project_.input_spec.to_string()));
@@ -474,7 +494,8 @@ void MainWindow::onProfileFinished(const ProfileOutcome& outcome) {
   results_panel_->setProfile(outcome.result);
   updateProjectSubject();
   project_.profiles.push_back(profiler::to_json(*outcome.result));
-  autosave();
+  autosave();  // may take in an earlier session's runs and profiles
+  compare_->setProject(project_);
   emit profileFinished();
 }
 
@@ -578,6 +599,46 @@ bool MainWindow::chooseAndSave() {
   if (path.isEmpty()) return false;
   if (!isProject(path)) path += QStringLiteral(".mlopt");
   return saveProjectAs(path);
+}
+
+bool MainWindow::exportReport(const QString& path) {
+  if (model_file_.empty()) return false;
+  const auto format = report::format_for_file(toPath(path));
+  if (!format) {
+    showError(tr("Cannot export the report"),
+              tr("%1: choose a file ending in .html, .pdf, .json, .csv or .md").arg(QDir::toNativeSeparators(path)));
+    return false;
+  }
+  updateProjectSubject();
+  try {
+    report::ReportOptions options;
+    if (!project_path_.isEmpty()) options.project_file = toPath(project_path_);
+    const report::Report r = report::build_report(project_, options);
+    write_file_atomically(toPath(path), render_report(r, *format));
+  } catch (const std::exception& e) {
+    showError(tr("Cannot export the report"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  showStatus(tr("Report written to %1").arg(QDir::toNativeSeparators(path)));
+  return true;
+}
+
+void MainWindow::chooseAndExport() {
+  // One filter per format; the first is the default.
+  const QStringList filters = {tr("HTML report (*.html)"), tr("PDF document (*.pdf)"), tr("JSON data (*.json)"),
+                               tr("CSV table (*.csv)"), tr("Markdown (*.md)")};
+  const QFileInfo base(project_path_.isEmpty() ? modelPath() : project_path_);
+  const QString suggested = base.absolutePath() + QLatin1Char('/') + base.baseName() + QStringLiteral("-report.html");
+  QString selected = filters.front();
+  QString path = QFileDialog::getSaveFileName(this, tr("Export report"), suggested,
+                                              filters.join(QStringLiteral(";;")), &selected);
+  if (path.isEmpty()) return;
+  if (!report::format_for_file(toPath(path))) {
+    // No known extension typed: the chosen filter's, "(*.pdf)" -> ".pdf".
+    const int star = selected.lastIndexOf(QStringLiteral("*."));
+    if (star >= 0) path += selected.mid(star + 1, selected.size() - star - 2);
+  }
+  exportReport(path);
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {

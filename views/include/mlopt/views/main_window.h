@@ -1,6 +1,7 @@
 #pragma once
 // mlopt studio's main window: the model panel (a dock) and the results
-// panel; File (open a model or a project, recent files, save), Run
+// panel; File (open a model or a project, recent files, save, export a
+// report), Run
 // (profile, cancel) and View (theme) menus with shortcuts; drag and drop of
 // .pt and .mlopt files; the window layout, recent files and theme kept in
 // QSettings. Loading and profiling run on worker threads; every profile is
@@ -28,6 +29,7 @@ class QSpinBox;
 
 namespace mlopt::views {
 
+class ComparePanel;
 class ModelLoader;
 class ModelPanel;
 class ProfileRunner;
@@ -64,6 +66,12 @@ class MainWindow : public QMainWindow {
   // Saves to the project's file, asking for one if it has none.
   bool saveProject();
   bool saveProjectAs(const QString& path);
+  // Writes the open project (its runs and profiles, saved or not) as a
+  // report; the format by the file's extension: .html, .pdf, .json, .csv or
+  // .md (mlopt/report, mlopt/views/report_pdf.h). False, with a dialog
+  // saying why, when the extension is none of those or the file cannot be
+  // written. File › Export report… (Ctrl+E) asks for the file, then calls this.
+  bool exportReport(const QString& path);
   // Starts profiling the open model with the editor's inputs, device and
   // dtype; false (with a dialog for invalid inputs) when it cannot start.
   bool startProfile();
@@ -87,6 +95,8 @@ class MainWindow : public QMainWindow {
 
   ModelPanel* modelPanel() const { return model_panel_; }
   ResultsPanel* resultsPanel() const { return results_panel_; }
+  // The results' Compare tab: every run and profile of the project.
+  ComparePanel* comparePanel() const { return compare_; }
   ProfileRunner* profileRunner() const { return runner_; }
   QProgressBar* progressBar() const { return progress_; }
   QSpinBox* iterationsBox() const { return iterations_; }
@@ -127,10 +137,12 @@ class MainWindow : public QMainWindow {
   void showStatus(const QString& message);
   void chooseAndOpen(bool project);
   bool chooseAndSave();
+  void chooseAndExport();
 
   MainWindowOptions options_;
   ModelPanel* model_panel_;
   ResultsPanel* results_panel_;
+  ComparePanel* compare_;
   ModelLoader* loader_;
   ProfileRunner* runner_;
   QProgressBar* progress_;
@@ -141,6 +153,7 @@ class MainWindow : public QMainWindow {
   QAction* open_project_ = nullptr;
   QAction* save_ = nullptr;
   QAction* save_as_ = nullptr;
+  QAction* export_report_ = nullptr;
   QAction* quit_ = nullptr;
   QAction* profile_ = nullptr;
   QAction* cancel_ = nullptr;
