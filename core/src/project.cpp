@@ -115,7 +115,10 @@ Project Project::load(const std::filesystem::path& file, ModelFile model_file) {
   try {
     const auto base = std::filesystem::absolute(file).parent_path();
     p.model_path = (base / j.at("model").get<std::string>()).lexically_normal();
-    p.input_spec = InputSpec::parse(j.at("input_spec").get<std::string>());
+    // Empty while the user has not given one yet (a project saved right
+    // after opening a model); everything else in the file still loads.
+    const auto spec = j.at("input_spec").get<std::string>();
+    if (!spec.empty()) p.input_spec = InputSpec::parse(spec);
     p.device = parse_device(j.at("device").get<std::string>());
     p.dtype = parse_dtype(j.at("dtype").get<std::string>());
     p.transforms = j.at("transforms").get<std::vector<std::string>>();

@@ -151,6 +151,18 @@ TEST(Project, MissingModel) {
   EXPECT_EQ(p.runs.size(), sample_project(dir / "m.pt").runs.size());
 }
 
+// Saved before any input spec was given: the file loads back, spec empty.
+TEST(Project, WithoutAnInputSpecRoundTrips) {
+  test::ScratchDir dir;
+  test::write_text(dir / "m.pt", "x");
+  Project p;
+  p.model_path = dir / "m.pt";
+  p.save(dir / "p.mlopt");
+  const auto loaded = Project::load(dir / "p.mlopt");
+  EXPECT_TRUE(loaded.input_spec.tensors.empty());
+  EXPECT_EQ(loaded.model_path, p.model_path);
+}
+
 TEST(Project, MissingProjectFile) {
   test::ScratchDir dir;
   EXPECT_NE(project_error(dir / "none.mlopt").find("cannot open"), std::string::npos);
