@@ -32,6 +32,10 @@ void print_text(const RunResult& r) {
                        fixed(s.min_ms, 3), fixed(s.max_ms, 3), fixed(s.stddev_ms, 3)}})
             << "\nthroughput  " << fixed(r.tokens_per_second, 1) << " tokens/s (" << r.tokens_per_forward
             << " tokens per forward, at the median latency)\n";
+  if (r.peak_memory_bytes) {
+    std::cout << "memory      peak " << human_bytes(*r.peak_memory_bytes)
+              << " allocated during the timed forwards (weights and inputs included)\n";
+  }
   for (const auto& o : r.outputs) {
     std::cout << "output      " << o.name << ": " << to_string(o.dtype) << shape_string(o.shape)
               << (o.all_finite ? " (finite)" : " (contains NaN or Inf)") << '\n';

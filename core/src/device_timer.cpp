@@ -41,6 +41,19 @@ std::unique_ptr<IterationTimer> make_iteration_timer(const Device& device) {
   return std::make_unique<SteadyClockTimer>();
 }
 
+namespace {
+class NoPeakMemory final : public PeakMemory {
+ public:
+  void begin() override {}
+  std::optional<int64_t> peak_bytes() override { return std::nullopt; }
+};
+}  // namespace
+
+std::unique_ptr<PeakMemory> make_peak_memory(const Device& device) {
+  if (device.kind == DeviceKind::Cuda) return make_cuda_peak_memory(device.index);
+  return std::make_unique<NoPeakMemory>();
+}
+
 std::string device_name(const Device& device) {
   if (device.kind == DeviceKind::Cuda) return cuda_device_name(device.index);
   return cpu_model_name();
@@ -62,6 +75,9 @@ std::unique_ptr<IterationTimer> make_cuda_timer(int) {
   throw DeviceError("this build of mlopt has no CUDA support: build it against a CUDA libtorch (see README)");
 }
 std::string cuda_device_name(int) { return "CUDA (unavailable in this build)"; }
+std::unique_ptr<PeakMemory> make_cuda_peak_memory(int) {
+  throw DeviceError("this build of mlopt has no CUDA support: build it against a CUDA libtorch (see README)");
+}
 #endif
 
 }  // namespace mlopt

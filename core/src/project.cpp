@@ -40,7 +40,8 @@ static json run_json(const RunResult& r) {
        {"tokens_per_second", r.tokens_per_second},
        {"outputs", r.outputs},
        {"torch_version", r.torch_version},
-       {"timestamp", r.timestamp}};
+       {"timestamp", r.timestamp},
+       {"peak_memory_bytes", r.peak_memory_bytes ? json(*r.peak_memory_bytes) : json(nullptr)}};
 }
 static RunResult run_from_json(const json& j) {
   RunResult r;
@@ -58,6 +59,10 @@ static RunResult run_from_json(const json& j) {
   j.at("outputs").get_to(r.outputs);
   j.at("torch_version").get_to(r.torch_version);
   j.at("timestamp").get_to(r.timestamp);
+  // null where not measured (CPU); absent in files written before it was.
+  if (const auto it = j.find("peak_memory_bytes"); it != j.end() && !it->is_null()) {
+    r.peak_memory_bytes = it->get<int64_t>();
+  }
   return r;
 }
 

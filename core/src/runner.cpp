@@ -82,6 +82,8 @@ RunResult run_with_inputs(const Model& model, const std::vector<c10::IValue>& in
   }
   c10::IValue last;
   result.samples_ms.reserve(static_cast<std::size_t>(options.iterations));
+  auto memory = make_peak_memory(device);
+  memory->begin();
   for (int i = 0; i < options.iterations; ++i) {
     if (options.observer) options.observer->on_iteration_begin(i, false);
     // Each forward starts on an idle device and is timed to its end, so
@@ -91,6 +93,7 @@ RunResult run_with_inputs(const Model& model, const std::vector<c10::IValue>& in
     result.samples_ms.push_back(timer->stop_ms());
     if (options.observer) options.observer->on_iteration_end(i, false);
   }
+  result.peak_memory_bytes = memory->peak_bytes();
   result.stats = summarize(result.samples_ms);
   result.tokens_per_second =
       result.stats.median_ms > 0 ? static_cast<double>(result.tokens_per_forward) / (result.stats.median_ms / 1e3) : 0;

@@ -93,6 +93,7 @@ std::string to_csv(const Report& r) {
     rows.number("run", n, "stddev", run.stats.stddev_ms, "ms");
     rows.integer("run", n, "tokens_per_forward", run.tokens_per_forward, "count");
     rows.number("run", n, "tokens_per_second", run.tokens_per_second, "tokens/s");
+    if (run.peak_memory_bytes >= 0) rows.integer("run", n, "peak_memory_bytes", run.peak_memory_bytes, "bytes");
     for (std::size_t i = 0; i < run.samples_ms.size(); ++i) {
       rows.number("run sample", nth(n, i), "latency", run.samples_ms[i], "ms");
     }

@@ -54,7 +54,8 @@ json run_json(const LatencyRun& r) {
             {"stddev", number(s.stddev_ms)}}},
           {"samples_ms", std::move(samples)},
           {"tokens_per_forward", r.tokens_per_forward},
-          {"tokens_per_second", number(r.tokens_per_second)}};
+          {"tokens_per_second", number(r.tokens_per_second)},
+          {"peak_memory_bytes", r.peak_memory_bytes >= 0 ? json(r.peak_memory_bytes) : json(nullptr)}};
 }
 
 json profile_json(const ProfileSection& p) {

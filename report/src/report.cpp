@@ -32,6 +32,7 @@ LatencyRun latency_run(const RunResult& r, std::size_t index) {
   run.q3_ms = r.samples_ms.empty() ? run.stats.p90_ms : percentile(r.samples_ms, 75);
   run.tokens_per_forward = r.tokens_per_forward;
   run.tokens_per_second = r.tokens_per_second;
+  run.peak_memory_bytes = r.peak_memory_bytes.value_or(-1);
   return run;
 }
 

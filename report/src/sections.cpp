@@ -97,7 +97,7 @@ std::vector<Table> runs_tables(const Report& r) {
   Table runs = make_table("runs", "Runs",
                           {{"run", false, 8}, {"device", false, 21}, {"dtype", false, 7}, {"inputs", false, 18},
                            {"iterations", true, 10}, {"warm-up", true, 9}, {"tokens/s", true, 14},
-                           {"recorded", false, 13}});
+                           {"peak memory", true, 11}, {"recorded", false, 13}});
   Table latency = make_table("latency-ms", "Milliseconds per forward", {{"run", false, 16}}, "",
                              "Over the timed iterations of each run, after its warm-up.");
   for (const char* stat : {"median", "mean", "p10", "p90", "min", "max", "stddev"}) {
@@ -107,7 +107,7 @@ std::vector<Table> runs_tables(const Report& r) {
     const auto& s = run.stats;
     runs.rows.push_back({run.label, device_text(run.device, run.device_name), run.dtype, run.input_spec,
                          std::to_string(s.count), std::to_string(run.warmup), fixed(run.tokens_per_second, 1),
-                         run.timestamp});
+                         run.peak_memory_bytes >= 0 ? human_bytes(run.peak_memory_bytes) : "n/a", run.timestamp});
     latency.rows.push_back({run.label, ms(s.median_ms), ms(s.mean_ms), ms(s.p10_ms), ms(s.p90_ms), ms(s.min_ms),
                             ms(s.max_ms), ms(s.stddev_ms)});
   }

@@ -1,6 +1,8 @@
 // Project files: round trip, relative model paths, atomic saves, bad files.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "mlopt/core/error.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/project.h"
@@ -32,6 +34,7 @@ Project sample_project(const std::filesystem::path& model) {
   r.outputs = {{"output", {8, 1024, 50257}, DType::BF16, true}};
   r.torch_version = "2.11.0";
   r.timestamp = "2026-11-25T10:00:00Z";
+  r.peak_memory_bytes = int64_t{3} << 30;
   p.runs.push_back(r);
   return p;
 }
@@ -175,7 +178,22 @@ TEST(RunResultJson, RoundTrip) {
   EXPECT_EQ(back.samples_ms, r.samples_ms);
   EXPECT_EQ(back.spec, r.spec);
   EXPECT_EQ(back.timer, r.timer);
+  EXPECT_EQ(back.peak_memory_bytes, r.peak_memory_bytes);
   EXPECT_THROW(run_result_from_json("{"), UsageError);
+}
+
+// Not measured (a CPU run) is written as null and read back as empty; a run
+// from before the field existed has none.
+TEST(RunResultJson, PeakMemoryMayBeAbsent) {
+  test::ScratchDir dir;
+  auto r = sample_project(dir / "m.pt").runs[0];
+  r.peak_memory_bytes.reset();
+  const auto text = to_json(r);
+  EXPECT_NE(text.find("\"peak_memory_bytes\": null"), std::string::npos) << text;
+  EXPECT_FALSE(run_result_from_json(text).peak_memory_bytes.has_value());
+  auto j = nlohmann::json::parse(text);
+  j.erase("peak_memory_bytes");
+  EXPECT_FALSE(run_result_from_json(j.dump()).peak_memory_bytes.has_value());
 }
 
 TEST(AtomicFile, AFailingWriterLeavesTheOldFileAndNoTemporary) {

@@ -4,6 +4,7 @@
 
 #include "mlopt/core/error.h"
 #include "mlopt/core/runner.h"
+#include "mlopt/core/sample_models.h"
 #include "mlopt/core/torch_bridge.h"
 #include "test_support.h"
 
@@ -29,6 +30,12 @@ TEST(RunnerCuda, TimesWithCudaEventsInEachDtype) {
     for (double s : result.samples_ms) EXPECT_GT(s, 0);
     EXPECT_EQ(result.outputs[0].dtype, parse_dtype(dtype));
     EXPECT_TRUE(result.outputs[0].all_finite);
+    // The peak holds at least the weights and one forward's logits, and
+    // less than the GPU has.
+    ASSERT_TRUE(result.peak_memory_bytes.has_value()) << dtype;
+    const int64_t logits = int64_t{4} * 64 * samples::gpt2_preset("tiny").vocab * element_size(parse_dtype(dtype));
+    EXPECT_GE(*result.peak_memory_bytes, logits + model.info().root.total_bytes) << dtype;
+    EXPECT_LT(*result.peak_memory_bytes, int64_t{1} << 40) << dtype;
   }
 }
 

@@ -38,6 +38,8 @@ RunResult make_run(int64_t batch, int64_t seq, DType dtype, Device device, std::
   r.tokens_per_forward = batch * seq;
   r.tokens_per_second = static_cast<double>(batch * seq) / (r.stats.median_ms / 1e3);
   r.timestamp = "2025-01-0" + std::to_string(batch) + "T10:00:00Z";
+  // GPU runs carry the caching allocator's peak; CPU runs none.
+  if (device.kind == DeviceKind::Cuda) r.peak_memory_bytes = batch * (int64_t{1} << 30);
   return r;
 }
 
@@ -112,8 +114,9 @@ TEST(CompareData, EveryRunAndProfileIsAVariant) {
   EXPECT_DOUBLE_EQ(run1.median_ms, 12);
   EXPECT_EQ(run1.samples_ms.size(), 5u);
   EXPECT_NEAR(run1.tokens_per_second, 128 / 0.012, 1e-6);
-  EXPECT_EQ(run1.peak_memory_bytes, 0);  // runs do not record it
+  EXPECT_EQ(run1.peak_memory_bytes, 0);  // a CPU run records none
   EXPECT_NE(run1.label.find("2025-01-01"), std::string::npos);
+  EXPECT_EQ(data.variants[4].peak_memory_bytes, int64_t{2} << 30);  // the batch-2 GPU run
   EXPECT_NE(run1.group, data.variants[3].group);  // fp32 cpu vs fp16 cuda
   EXPECT_EQ(run1.group, data.variants[2].group);
 
@@ -243,7 +246,8 @@ TEST_F(CompareModel, PanelDrawsTheTickedVariants) {
   EXPECT_EQ(panel.throughputChart()->graphCount(), 2);
 
   // The five runs instead: boxes for each, two sweep lines over the batch,
-  // no memory or category bars (runs record neither).
+  // memory bars for the two GPU runs only (CPU runs record no peak), no
+  // category bars (runs have no profile).
   model->setCheckedRows({0, 1, 2, 3, 4});
   EXPECT_EQ(panel.latencyChart()->plottableCount(), 5);
   auto* box = qobject_cast<QCPStatisticalBox*>(panel.latencyChart()->plottable(0));
@@ -255,9 +259,13 @@ TEST_F(CompareModel, PanelDrawsTheTickedVariants) {
   EXPECT_EQ(panel.throughputChart()->graph(1)->data()->size(), 2);
   EXPECT_EQ(panel.sweepAxis().dim, SweepDim::Batch);
   EXPECT_TRUE(panel.throughputChart()->xAxis->label().startsWith(QStringLiteral("batch size")));
-  EXPECT_EQ(panel.memoryChart()->plottableCount(), 0);
-  EXPECT_EQ(panel.memoryChart()->itemCount(), 1);  // the message saying why
+  EXPECT_EQ(panel.memoryChart()->plottableCount(), 2);
   EXPECT_EQ(panel.categoryChart()->plottableCount(), 0);
+
+  // The CPU runs alone: no memory bars, and a message saying why.
+  model->setCheckedRows({0, 1, 2});
+  EXPECT_EQ(panel.memoryChart()->plottableCount(), 0);
+  EXPECT_EQ(panel.memoryChart()->itemCount(), 1);
 
   // Ticking through the view's model, as a click does.
   model->setCheckedRows({});

@@ -88,6 +88,7 @@ Variant variant_of(const RunResult& run, int index) {
                         : v.median_ms > 0 && v.tokens_per_forward > 0 ? v.tokens_per_forward / (v.median_ms / 1e3)
                                                                       : 0;
   std::tie(v.batch, v.sequence) = batch_and_sequence(run.spec);
+  v.peak_memory_bytes = run.peak_memory_bytes.value_or(0);
   describe(v);
   return v;
 }

@@ -254,7 +254,7 @@ void ComparePanel::drawMemory(const std::vector<const Variant*>& shown) {
     top = std::max(top, static_cast<double>(v.peak_memory_bytes) / kMB);
   }
   if (memory_->plottableCount() == 0) {
-    say(*memory_, tr("No peak memory recorded: profiles record it, runs do not"));
+    say(*memory_, tr("No peak memory recorded: profiles record it, and runs on a GPU"));
   } else {
     memory_->xAxis->setTicker(name_ticker(shown));
     memory_->xAxis->setRange(0.4, shown.size() + 0.6);

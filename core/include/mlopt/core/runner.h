@@ -2,6 +2,7 @@
 // Runner: warm up, then time N forwards. On CUDA each forward is timed with
 // CUDA events on the current stream; on the CPU with a steady clock.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct RunResult {
   LatencyStats stats;
   int64_t tokens_per_forward = 0;
   double tokens_per_second = 0;    // tokens_per_forward / median
+  // Most bytes allocated at once during the timed forwards (weights and
+  // inputs included): the CUDA caching allocator's peak. Empty on the CPU,
+  // whose allocator keeps no statistics.
+  std::optional<int64_t> peak_memory_bytes;
   std::vector<OutputInfo> outputs;
   std::string torch_version;
   std::string timestamp;           // UTC, ISO 8601

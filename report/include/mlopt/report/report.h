@@ -35,6 +35,7 @@ struct LatencyRun {
   std::vector<double> samples_ms;
   int64_t tokens_per_forward = 0;
   double tokens_per_second = 0;
+  int64_t peak_memory_bytes = -1;  // the CUDA caching allocator's peak over the timed forwards; -1: not measured (CPU)
 };
 
 // A category of time, or a module, per iteration.

@@ -43,7 +43,7 @@ struct Variant {
   double tokens_per_second = 0;    // 0 when unknown
   int64_t batch = 0;               // the token tensor's first dimension; 0 unknown
   int64_t sequence = 0;            // its second; 0 unknown
-  int64_t peak_memory_bytes = 0;   // 0: not recorded (runs do not record it)
+  int64_t peak_memory_bytes = 0;   // 0: not recorded (runs on the CPU do not record it)
   std::vector<std::pair<std::string, double>> categories_us;  // per iteration; profiles only
 };
 
