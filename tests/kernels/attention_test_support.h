@@ -24,7 +24,12 @@
 
 #include "mlopt/kernels/attention.h"
 #include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/half_bits.h"
+
+// A macro, not a function: GTEST_SKIP returns from the test body itself.
+#define SKIP_WITHOUT_GPU() \
+  if (::mlopt::kernels::device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 namespace mlopt::kernels::attention_test {
 

@@ -250,9 +250,6 @@ void run_all(const std::vector<Case>& shapes) {
       }
 }
 
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
 }  // namespace
 
 // One query row (MHA decode) over short, odd and long KV lengths, with every

@@ -229,9 +229,6 @@ void run_all(std::vector<Case> shapes) {
       }
 }
 
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
 }  // namespace
 
 TEST(AttentionGpu, LengthsThatAreNotTileMultiples) {

@@ -1,11 +1,19 @@
 #pragma once
 // Argument checks shared by the CPU and CUDA kernels of mlopt::fused_mlp.
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <cstdint>
 #include <string>
 
 namespace mlopt::ops {
+
+// Tensor? in the op's schema, as this libtorch spells it.
+#if TORCH_VERSION_MAJOR >= 2
+using OptionalTensor = std::optional<at::Tensor>;
+#else
+using OptionalTensor = c10::optional<at::Tensor>;
+#endif
 
 enum class MlpActivationName { kNone, kRelu, kGelu, kGeluTanh, kSilu };
 

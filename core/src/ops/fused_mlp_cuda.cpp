@@ -16,12 +16,6 @@
 namespace mlopt::ops {
 namespace {
 
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalTensor = std::optional<at::Tensor>;
-#else
-using OptionalTensor = c10::optional<at::Tensor>;
-#endif
-
 // The kernels read every tensor in 16-byte pieces from its first element:
 // dense, and a start that a fresh allocation has (a view into another
 // tensor may start anywhere).

@@ -21,12 +21,6 @@
 namespace mlopt::ops {
 namespace {
 
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalTensor = std::optional<at::Tensor>;
-#else
-using OptionalTensor = c10::optional<at::Tensor>;
-#endif
-
 std::string shape_of(const at::Tensor& t) {
   std::ostringstream s;
   s << t.sizes();
