@@ -97,12 +97,6 @@ bool context_lost_after(std::string& error) {
   }
 }
 
-struct Bench {
-  cudaStream_t stream = nullptr;
-  TimingOptions timing;
-  L2Flusher* flusher = nullptr;
-};
-
 // Runs every implementation on `in`: the first output of the reference
 // (torch-flash, else another torch backend) is what the others are checked
 // against; each is then timed. A failing implementation is recorded with its
@@ -132,7 +126,7 @@ void run_case(CaseResult& c, const AttentionInputs& in, const std::vector<std::s
       MLOPT_CUDA_CHECK(cudaStreamSynchronize(b.stream));  // errors of this call surface here, not in the timing
       if (ref.defined() && name != c.reference) r.check = compare_outputs(out, ref, tol);
       out = at::Tensor();
-      r.samples_ms = time_on_stream(b.stream, [&run] { (void)run(); }, b.timing, b.flusher);
+      r.samples_ms = b.time([&run] { (void)run(); });
       r.stats = summarize(r.samples_ms);
       r.available = true;
     } catch (const std::exception& e) {
@@ -277,16 +271,10 @@ int run(const Options& o) {
               env.device.c_str(), env.compute_capability.c_str(), env.multiprocessors, env.torch_version.c_str(),
               env.cuda_runtime.c_str(), env.cuda_driver.c_str(), env.cudnn.empty() ? "none" : env.cudnn.c_str());
 
-  Bench b;
   // libtorch's current stream: its backends enqueue there, so ours and the
   // timing events go there too.
-  b.stream = c10::cuda::getCurrentCUDAStream(device).stream();
-  b.timing = {o.warmup, o.iters};
-  std::unique_ptr<L2Flusher> flusher;
-  if (!o.no_l2_flush) {
-    flusher = std::make_unique<L2Flusher>(device);
-    b.flusher = flusher.get();
-  }
+  const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
+  const L2Flusher* flusher = b.flusher.get();
   std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n", o.warmup, o.iters,
               flusher ? ("L2 flushed before each call (" + std::to_string(flusher->bytes() >> 20) + " MiB memset)").c_str()
                       : "no L2 flush");

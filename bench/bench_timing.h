@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,22 @@ struct TimingOptions {
 // ahead of the GPU. `flusher` may be null (no L2 flush). Throws CudaError.
 std::vector<double> time_on_stream(cudaStream_t stream, const std::function<void()>& launch,
                                    const TimingOptions& options, L2Flusher* flusher);
+
+// How a benchmark program times its calls: on one stream, with the same
+// warm-up and count, after an L2 flush unless flushing is off.
+struct Bench {
+  Bench(cudaStream_t stream_, TimingOptions timing_, int device, bool flush_l2)
+      : stream(stream_), timing(timing_), flusher(flush_l2 ? std::make_unique<L2Flusher>(device) : nullptr) {}
+
+  // time_on_stream with these settings.
+  std::vector<double> time(const std::function<void()>& launch) const {
+    return time_on_stream(stream, launch, timing, flusher.get());
+  }
+
+  cudaStream_t stream;
+  TimingOptions timing;
+  std::unique_ptr<L2Flusher> flusher;  // null: no flush
+};
 
 struct CopyBandwidth {
   std::size_t bytes = 0;  // size of the copied buffer

@@ -161,14 +161,8 @@ kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Ten
   return p;
 }
 
-struct Bench {
-  cudaStream_t stream = nullptr;
-  TimingOptions timing;
-  L2Flusher* flusher = nullptr;
-};
-
 void time_variant(const Bench& b, Variant& v, double flops, const std::function<void()>& launch) {
-  v.samples_ms = time_on_stream(b.stream, launch, b.timing, b.flusher);
+  v.samples_ms = b.time(launch);
   v.stats = summarize(v.samples_ms);
   v.tflops = flops / (v.stats.median_ms * 1e-3) / 1e12;
 }
@@ -406,16 +400,9 @@ int run(const Options& o) {
   const auto props = kernels::device_properties(device);
   std::printf("bench_mlp: %s (sm_%d%d, %d SMs), libtorch %s\n", props.name.c_str(), props.compute_major,
               props.compute_minor, props.multiprocessors, TORCH_VERSION);
-  Bench b;
-  b.stream = c10::cuda::getCurrentCUDAStream(device).stream();
-  b.timing = {o.warmup, o.iters};
-  std::unique_ptr<L2Flusher> flusher;
-  if (!o.no_l2_flush) {
-    flusher = std::make_unique<L2Flusher>(device);
-    b.flusher = flusher.get();
-  }
+  const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
   std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n\n", o.warmup, o.iters,
-              flusher ? "L2 flushed before each call" : "no L2 flush");
+              b.flusher ? "L2 flushed before each call" : "no L2 flush");
   at::manual_seed(0);
 
   std::vector<Case> cases;
