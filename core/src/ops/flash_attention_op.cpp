@@ -3,19 +3,12 @@
 #include <torch/script.h>
 #include <torch/version.h>
 
-#include <sstream>
 
 #include "flash_attention_check.h"
 #include "mlopt/core/ops.h"
 
 namespace mlopt::ops {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
 
 #if TORCH_VERSION_MAJOR >= 2
 using OptionalScale = std::optional<double>;
@@ -50,9 +43,9 @@ at::Tensor flash_attention_cpu(const at::Tensor& q, const at::Tensor& k, const a
 AttentionShape check_attention_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     std::optional<double> scale) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
-              "mlopt::flash_attention: q, k and v must be [batch, heads, seq, head_dim]; got q ", shape_of(q),
-              ", k ", shape_of(k), ", v ", shape_of(v));
-  TORCH_CHECK(k.sizes() == v.sizes(), "mlopt::flash_attention: k ", shape_of(k), " and v ", shape_of(v),
+              "mlopt::flash_attention: q, k and v must be [batch, heads, seq, head_dim]; got q ", q.sizes(),
+              ", k ", k.sizes(), ", v ", v.sizes());
+  TORCH_CHECK(k.sizes() == v.sizes(), "mlopt::flash_attention: k ", k.sizes(), " and v ", v.sizes(),
               " must have the same shape");
   TORCH_CHECK(q.size(0) == k.size(0), "mlopt::flash_attention: q and k have different batch sizes (", q.size(0),
               " vs ", k.size(0), ")");

@@ -11,7 +11,6 @@
 #include <torch/script.h>
 #include <torch/version.h>
 
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -20,12 +19,6 @@
 
 namespace mlopt::ops {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
 
 const at::Tensor* pointer_to(const OptionalTensor& t) { return t.has_value() ? &*t : nullptr; }
 
@@ -104,17 +97,17 @@ MlpShape check_mlp_args(const at::Tensor& x, const at::Tensor& w_up, const at::T
   s.interleaved = gate_up == "interleaved";
 
   TORCH_CHECK(x.dim() >= 1 && x.size(-1) > 0, "mlopt::fused_mlp: x must be [..., d_model] with d_model > 0, got ",
-              shape_of(x));
+              x.sizes());
   s.d_model = x.size(-1);
   s.tokens = x.numel() / s.d_model;
   const auto w_shape = [&](int64_t out, int64_t in) {
     return s.in_out ? "[" + std::to_string(in) + ", " + std::to_string(out) + "] ([in, out])"
                     : "[" + std::to_string(out) + ", " + std::to_string(in) + "] ([out, in])";
   };
-  TORCH_CHECK(w_up.dim() == 2, "mlopt::fused_mlp: w_up must be a matrix, got ", shape_of(w_up));
+  TORCH_CHECK(w_up.dim() == 2, "mlopt::fused_mlp: w_up must be a matrix, got ", w_up.sizes());
   const int64_t up_in = s.in_out ? w_up.size(0) : w_up.size(1);
   const int64_t n_up = s.in_out ? w_up.size(1) : w_up.size(0);
-  TORCH_CHECK(up_in == s.d_model, "mlopt::fused_mlp: w_up ", shape_of(w_up), " does not take x's d_model ",
+  TORCH_CHECK(up_in == s.d_model, "mlopt::fused_mlp: w_up ", w_up.sizes(), " does not take x's d_model ",
               s.d_model, " as its input features (layout ", layout, ")");
   TORCH_CHECK(n_up > 0, "mlopt::fused_mlp: w_up has no output features");
   TORCH_CHECK(!gated || n_up % 2 == 0, "mlopt::fused_mlp: a gated w_up holds gate and up weights (2 d_ff outputs), ",
@@ -123,18 +116,18 @@ MlpShape check_mlp_args(const at::Tensor& x, const at::Tensor& w_up, const at::T
   const std::vector<int64_t> down_shape =
       s.in_out ? std::vector<int64_t>{s.d_ff, s.d_model} : std::vector<int64_t>{s.d_model, s.d_ff};
   TORCH_CHECK(w_down.sizes() == at::IntArrayRef(down_shape), "mlopt::fused_mlp: w_down must be ",
-              w_shape(s.d_model, s.d_ff), " for d_ff ", s.d_ff, ", got ", shape_of(w_down));
+              w_shape(s.d_model, s.d_ff), " for d_ff ", s.d_ff, ", got ", w_down.sizes());
   if (b_up) {
     TORCH_CHECK(b_up->dim() == 1 && b_up->size(0) == n_up, "mlopt::fused_mlp: b_up must be [", n_up, "], got ",
-                shape_of(*b_up));
+                b_up->sizes());
   }
   if (b_down) {
     TORCH_CHECK(b_down->dim() == 1 && b_down->size(0) == s.d_model, "mlopt::fused_mlp: b_down must be [", s.d_model,
-                "], got ", shape_of(*b_down));
+                "], got ", b_down->sizes());
   }
   if (residual) {
-    TORCH_CHECK(residual->sizes() == x.sizes(), "mlopt::fused_mlp: residual ", shape_of(*residual),
-                " must have x's shape ", shape_of(x));
+    TORCH_CHECK(residual->sizes() == x.sizes(), "mlopt::fused_mlp: residual ", residual->sizes(),
+                " must have x's shape ", x.sizes());
   }
   std::vector<const at::Tensor*> all{&x, &w_up, &w_down};
   for (const at::Tensor* t : {b_up, b_down, residual}) {
