@@ -46,8 +46,9 @@ enum class WeightLayout {
 
 enum class GateUpPacking { kConcatenated, kInterleaved };
 
-// Which GPU implementation runs a call. kAuto picks by shape (mlp_launch.cpp
-// says how and why). The others force one (tests and benchmarks compare them).
+// Which GPU implementation runs a call. kAuto takes the one measured fastest
+// (kCublasLt today; mlp_launch.cpp says why). The others force one (tests and
+// benchmarks compare them).
 enum class MlpImpl {
   kAuto,
   // Few tokens: both projections on mlopt's tensor-core GEMM with small
