@@ -180,7 +180,9 @@ std::vector<CaseResult> run_prefill(const Options& o, const Bench& b, const std:
         const std::vector<int64_t> shape = {c.batch, c.heads, seq, head_dim};
         AttentionInputs in{q_all.narrow(0, 0, n).view(shape), k_all.narrow(0, 0, n).view(shape),
                            v_all.narrow(0, 0, n).view(shape), causal, 1.0 / std::sqrt(double(head_dim))};
-        std::vector<std::string> impls = {"mlopt-mma"};
+        // mlopt-auto (what users get: the Hopper kernel on a cc 9.0 GPU)
+        // beside the portable mma.sync kernel.
+        std::vector<std::string> impls = {"mlopt-auto", "mlopt-mma"};
         if (o.all_impls || std::find(o.wmma_seqs.begin(), o.wmma_seqs.end(), seq) != o.wmma_seqs.end())
           impls.push_back("mlopt-wmma");
         impls.insert(impls.end(), {"torch-flash", "torch-cudnn", "torch-efficient"});
@@ -275,6 +277,8 @@ int run(const Options& o) {
   // timing events go there too.
   const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
   const L2Flusher* flusher = b.flusher.get();
+  const char* auto_prefill = mlopt_sm90_available() ? "mlopt-sm90 (Hopper: wgmma, TMA)" : "mlopt-mma (mma.sync)";
+  std::printf("mlopt-auto prefill runs %s on this device\n", auto_prefill);
   std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n", o.warmup, o.iters,
               flusher ? ("L2 flushed before each call (" + std::to_string(flusher->bytes() >> 20) + " MiB memset)").c_str()
                       : "no L2 flush");
@@ -312,7 +316,8 @@ int run(const Options& o) {
   if (!o.json.empty()) {
     nlohmann::json doc = environment_json(env);
     doc["benchmark"] = "attention";
-    doc["settings"] = {{"cases", o.cases},
+    doc["settings"] = {{"auto_prefill_kernel", auto_prefill},
+                       {"cases", o.cases},
                        {"warmup", o.warmup},
                        {"iters", o.iters},
                        {"statistic", "median of per-call CUDA event times"},

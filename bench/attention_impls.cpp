@@ -1,6 +1,7 @@
 #include "attention_impls.h"
 
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <limits>
@@ -10,6 +11,7 @@
 #include <tuple>
 
 #include "mlopt/kernels/attention.h"
+#include "mlopt/kernels/device_query.h"
 
 namespace mlopt::bench {
 namespace {
@@ -24,6 +26,7 @@ kernels::AttentionDType dtype_of(const at::Tensor& t) {
 
 kernels::AttentionImpl mlopt_impl(const std::string& name) {
   if (name == "mlopt-mma") return kernels::AttentionImpl::kPrefillMma;
+  if (name == "mlopt-sm90") return kernels::AttentionImpl::kPrefillSm90;
   if (name == "mlopt-wmma") return kernels::AttentionImpl::kPrefillWmma;
   if (name == "mlopt-auto") return kernels::AttentionImpl::kAuto;
   throw std::invalid_argument("unknown attention implementation '" + name + "'");
@@ -100,6 +103,15 @@ at::Tensor torch_efficient(const AttentionInputs& in) {
 }  // namespace
 
 bool is_mlopt_impl(const std::string& name) { return name.rfind("mlopt-", 0) == 0; }
+
+bool mlopt_sm90_available() {
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  const auto props = kernels::device_properties(c10::cuda::current_device());
+  return props.compute_major == 9 && props.compute_minor == 0;
+#else
+  return false;
+#endif
+}
 
 std::function<at::Tensor()> make_attention_runner(const std::string& name, const AttentionInputs& inputs) {
   if (is_mlopt_impl(name)) return make_mlopt_runner(mlopt_impl(name), inputs);

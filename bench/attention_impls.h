@@ -16,11 +16,16 @@ struct AttentionInputs {
   double scale = 0;  // softmax scale, 1/sqrt(head_dim)
 };
 
-// Names: "mlopt-mma", "mlopt-wmma", "mlopt-auto" (mlopt's attention_forward
-// with AttentionParams::impl kPrefillMma, kPrefillWmma, kAuto) and
+// Names: "mlopt-sm90", "mlopt-mma", "mlopt-wmma", "mlopt-auto" (mlopt's
+// attention_forward with AttentionParams::impl kPrefillSm90, kPrefillMma,
+// kPrefillWmma, kAuto) and
 // "torch-flash", "torch-cudnn", "torch-efficient" (libtorch's SDPA backends,
 // called directly so that none falls back to another).
 bool is_mlopt_impl(const std::string& name);
+
+// Whether "mlopt-sm90" can run on the current device: the build has the
+// Hopper kernels and the device is compute capability 9.0.
+bool mlopt_sm90_available();
 
 // Returns the callable that runs `name` on `inputs`. mlopt's implementations
 // write into an output (and workspace) allocated here once, so repeated calls

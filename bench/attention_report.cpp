@@ -167,12 +167,17 @@ nlohmann::json targets_json(const std::vector<CaseResult>& cases, const std::opt
   bool prefill_all = true, decode_all = true;
   for (const auto& c : cases) {
     if (c.kind == "prefill") {
-      const ImplResult* ours = c.find("mlopt-mma");
+      // What a user gets: kAuto (the Hopper kernel on a cc 9.0 GPU, the
+      // mma.sync one elsewhere). cuDNN is the next goal: reported, not required.
+      const ImplResult* ours = c.find("mlopt-auto");
       const ImplResult* flash = c.find("torch-flash");
+      const ImplResult* cudnn = c.find("torch-cudnn");
       nlohmann::json t = {{"case", c.label()}, {"seq", c.q_len}, {"head_dim", c.head_dim}, {"causal", c.causal},
-                          {"target", "mlopt-mma TFLOP/s >= torch-flash TFLOP/s"}};
+                          {"target", "mlopt-auto TFLOP/s >= torch-flash TFLOP/s"}};
       if (ours) t["mlopt_tflops"] = tflops(c, *ours);
       if (flash) t["torch_flash_tflops"] = tflops(c, *flash);
+      if (cudnn) t["torch_cudnn_tflops"] = tflops(c, *cudnn);
+      if (ours && cudnn) t["ratio_to_cudnn"] = tflops(c, *ours) / tflops(c, *cudnn);
       if (ours && flash) {
         t["ratio"] = tflops(c, *ours) / tflops(c, *flash);
         t["met"] = tflops(c, *ours) >= tflops(c, *flash);
@@ -214,12 +219,14 @@ void print_targets(const nlohmann::json& targets) {
   for (const auto& t : targets["prefill"]) {
     const char* met = t["met"].is_null() ? "n/a" : (t["met"].get<bool>() ? "met" : "MISSED");
     if (t.contains("ratio")) {
-      std::printf("  %-34s mlopt-mma %6.1f vs torch-flash %6.1f TFLOP/s (%.2fx): %s\n",
-                  t["case"].get<std::string>().c_str(), t["mlopt_tflops"].get<double>(),
-                  t["torch_flash_tflops"].get<double>(), t["ratio"].get<double>(), met);
+      std::printf("  %-34s mlopt-auto %6.1f vs torch-flash %6.1f TFLOP/s (%.2fx): %s", t["case"].get<std::string>().c_str(),
+                  t["mlopt_tflops"].get<double>(), t["torch_flash_tflops"].get<double>(), t["ratio"].get<double>(),
+                  met);
+      if (t.contains("ratio_to_cudnn")) std::printf("; %.2fx cuDNN", t["ratio_to_cudnn"].get<double>());
+      std::printf("\n");
     } else {
       std::printf("  %-34s %s (%s)\n", t["case"].get<std::string>().c_str(), met,
-                  t.contains("mlopt_tflops") ? "torch-flash unavailable" : "mlopt-mma did not run");
+                  t.contains("mlopt_tflops") ? "torch-flash unavailable" : "mlopt-auto did not run");
     }
   }
   for (const auto& t : targets["decode"]) {

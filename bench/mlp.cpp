@@ -9,7 +9,10 @@
 // at 1, 16, 128, 1024 and 16384 tokens. "fused" is the op as a transformed
 // graph calls it (its automatic choice of implementation); each of mlopt's
 // implementations is also timed on its own (kernels API, forced), which is
-// what the automatic choice's thresholds are checked against. Prints time,
+// what the automatic choice's thresholds are checked against ("mlopt-sm90",
+// the Hopper up projection, runs a gated MLP on the same weights repacked
+// interleaved, which it needs; it is not run on GPUs other than cc 9.0).
+// Prints time,
 // TFLOP/s (2 tokens (d F (gated ? 2 : 1) + F d) per forward) and the bytes
 // of intermediates each variant writes, writes JSON (--json) with the
 // targets of the issue stated as met or not.
@@ -75,7 +78,7 @@ struct Weights {
 };
 
 struct Variant {
-  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt"
+  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90"
   bool ours = false;
   std::string error;  // did not run (why)
   std::vector<double> samples_ms;
@@ -139,6 +142,21 @@ at::Tensor fused_op(const Model& m, const Weights& w, const at::Tensor& x) {
                           std::string("concatenated")};
   op.callBoxed(&stack);
   return stack.at(0).toTensor();
+}
+
+// The same weights with gate and up interleaved feature by feature (gate j
+// = feature 2j, up j = 2j+1), as MlpImpl::kSm90 wants them; non-gated
+// weights are returned as they are.
+Weights interleaved(const Model& m, const Weights& w) {
+  if (!m.gated) return w;
+  const int64_t f = m.d_ff;
+  const int dim = m.in_out ? 1 : 0;  // the output-feature dimension of w_up
+  Weights r = w;
+  r.w_up = at::stack({w.w_up.narrow(dim, 0, f), w.w_up.narrow(dim, f, f)}, dim + 1)
+               .reshape(m.in_out ? std::vector<int64_t>{m.d_model, 2 * f} : std::vector<int64_t>{2 * f, m.d_model})
+               .contiguous();
+  if (w.b_up.defined()) r.b_up = at::stack({w.b_up.narrow(0, 0, f), w.b_up.narrow(0, f, f)}, 1).reshape({2 * f}).contiguous();
+  return r;
 }
 
 kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Tensor& x, const at::Tensor& out,
@@ -229,7 +247,8 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
   // Each implementation on its own.
   const std::pair<const char*, kernels::MlpImpl> impls[] = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                                                             {"mlopt-fused", kernels::MlpImpl::kFused},
-                                                            {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt}};
+                                                            {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
+                                                            {"mlopt-sm90", kernels::MlpImpl::kSm90}};
   for (const auto& [name, impl] : impls) {
     Variant v;
     v.name = name;
@@ -239,9 +258,21 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
       c.variants.push_back(v);
       continue;
     }
+    const bool sm90 = impl == kernels::MlpImpl::kSm90;
     try {
+      const Weights sm90_weights = sm90 ? interleaved(m, w) : Weights{};
       auto out = at::empty({tokens, m.d_model}, options);
-      const auto p = kernel_params(m, w, x, out, impl);
+      auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
+      if (sm90) {
+        p.gate_up = kernels::GateUpPacking::kInterleaved;
+        try {
+          kernels::mlp_chosen_impl(p);  // throws only where kSm90 cannot run: not a failure of the bench
+        } catch (const std::invalid_argument& e) {
+          v.error = std::string("not run: ") + e.what();
+          c.variants.push_back(v);
+          continue;
+        }
+      }
       const auto sizes = kernels::mlp_workspace_sizes(p);
       v.intermediate_bytes = sizes.h + sizes.scratch;
       v.scratch_bytes = sizes.cublaslt;

@@ -3,8 +3,9 @@
 # (CUDA), build with the GUI off, run the CPU and GPU test suites, then the
 # benchmarks. Logs and JSON land in $OUT (or ./gpu-out).
 #
-# Before sending it: bash scripts/vendor_deps.sh (header-only libraries
-# travel in .deps/, which must be named in the call's carry list).
+# Before sending it: bash scripts/vendor_deps.sh (header-only libraries,
+# CUTLASS/CuTe included, travel in .deps/, which must be named in the call's
+# carry list).
 #
 #   scripts/gpu_check.sh [all|kernels|models]
 # kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
@@ -16,7 +17,9 @@ case "$mode" in all|kernels|models) ;; *) echo "usage: $0 [all|kernels|models]" 
 want() { [ "$mode" = all ] || [ "$mode" = "$1" ]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/gpu-out}
-build=${MLOPT_GPU_BUILD_DIR:-/tmp/mlopt-build-gpu}
+# Inside the tree (git-ignored): the GPU machine keeps ignored build outputs
+# between calls, so a second call only rebuilds what changed.
+build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu}
 mkdir -p "$out"
 cd "$root"
 
@@ -48,6 +51,11 @@ if want kernels; then
   cat "$out/mlp-bench.txt"
   # Out-of-bounds accesses, shared-memory races and barrier misuse on small cases.
   sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  timeout 300 "$sanitizer" --tool memcheck --error-exitcode 9 "$build/tests/kernels/mlopt_attention_gpu_tests" \
+    --gtest_filter='*Sm90ManyHeadsAndTiles*' >"$out/sanitizer-sm90.log" 2>&1 &&
+    timeout 300 "$sanitizer" --tool memcheck --error-exitcode 9 "$build/tests/kernels/mlopt_mlp_gpu_tests" \
+      --gtest_filter='*Sm90EveryActivationLayoutAndResidue*' >>"$out/sanitizer-sm90.log" 2>&1 || status=1
+  echo "compute-sanitizer memcheck on the Hopper kernels: $(grep -c "ERROR SUMMARY: 0 errors" "$out/sanitizer-sm90.log") of 2 runs clean"
   for tool in memcheck racecheck synccheck; do
     {
       timeout 300 "$sanitizer" --tool "$tool" --error-exitcode 9 "$build/tests/kernels/mlopt_attention_gpu_tests" \
@@ -74,8 +82,27 @@ grep -E "^(input|forward)" "$out/mlopt-run-gpt2-fp16.txt"
 "$mlopt" make-model gpt2 --preset tiny -o /tmp/mlopt-tiny.pt >/dev/null
 "$mlopt" run /tmp/mlopt-tiny.pt --input 'ids:int64[524288,128]' --device cuda --iters 1 --warmup 0
 echo "out-of-memory run exit status: $? (expected 1)"
-"$build/bench/bench_model_latency" "$model" --device cuda --dtype fp16 --iters 50 --warmup 10 \
-  --sizes 1x128,1x1024,8x1024 --json "$out/gpt2-fp16-latency.json" || status=1
+# The transforms on the gpt2 sample (positions extended to 4096): what they
+# match and their verification, the saved model running, and bench_models'
+# table (baseline, each transform, combined) at four sizes.
+model4k=/tmp/mlopt-gpt2-4k.pt
+"$mlopt" make-model gpt2 --preset gpt2 --positions 4096 -o "$model4k" >/dev/null
+{
+  "$mlopt" optimize "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp \
+    -o /tmp/mlopt-gpt2-opt.pt --project "$out/gpt2-fp16.mlopt" &&
+    "$mlopt" run /tmp/mlopt-gpt2-opt.pt --input 'ids:int64[8,1024]' --device cuda --iters 20 &&
+    "$mlopt" compare "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp \
+      --iters 20 --repeats 5 --project "$out/gpt2-fp16.mlopt"
+} >"$out/optimize-gpt2-fp16.txt" 2>&1 || status=1
+cat "$out/optimize-gpt2-fp16.txt"
+"$build/bench/bench_models" "$model4k" --device cuda --dtype fp16 --iters 50 --warmup 10 \
+  --sizes 1x128,1x1024,8x1024,1x4096 --variants baseline,flash_attention,fused_mlp,combined \
+  --json "$out/models-gpt2-fp16.json" || status=1
+llama=/tmp/mlopt-llama-1b.pt
+"$mlopt" make-model llama --preset 1b --dtype fp16 -o "$llama" >/dev/null
+"$build/bench/bench_models" "$llama" --device cuda --dtype fp16 --iters 30 --warmup 5 \
+  --sizes 2x2048 --variants baseline,flash_attention,fused_mlp,combined \
+  --json "$out/models-llama1b-fp16.json" || status=1
 # Profile: the ranking, a trace that must parse, the JSON result.
 export MLOPT_CACHE_DIR=/tmp/mlopt-cache
 "$mlopt" profile "$model" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --iters 10 --warmup 5 \

@@ -20,5 +20,7 @@ Command add_profile(CLI::App& app);
 Command add_make_model(CLI::App& app);
 Command add_devices(CLI::App& app);
 Command add_report(CLI::App& app);
+Command add_optimize(CLI::App& app);
+Command add_compare(CLI::App& app);
 
 }  // namespace mlopt::cli

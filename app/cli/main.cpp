@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
 
   const std::vector<mlopt::cli::Command> commands = {
       mlopt::cli::add_inspect(app), mlopt::cli::add_run(app), mlopt::cli::add_profile(app), mlopt::cli::add_make_model(app),
-      mlopt::cli::add_devices(app), mlopt::cli::add_report(app)};
+      mlopt::cli::add_devices(app), mlopt::cli::add_report(app), mlopt::cli::add_optimize(app),
+      mlopt::cli::add_compare(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -51,6 +51,8 @@ ModuleInfo describe(const torch::jit::Module& module, const std::string& name, c
   return info;
 }
 
+}  // namespace
+
 // The module a node's code came from, from the call stack that inlining
 // leaves on it: "transformer" + "h" ... joined with dots.
 std::string module_path_of(const torch::jit::Node* node) {
@@ -64,8 +66,6 @@ std::string module_path_of(const torch::jit::Node* node) {
   }
   return path;
 }
-
-}  // namespace
 
 std::string type_name(const c10::TypePtr& type) {
   if (type->kind() == c10::TypeKind::TensorType) return "Tensor";

@@ -20,6 +20,10 @@ void describe_forward(const torch::jit::Module& frozen, ModelInfo& info);
 void for_each_node(torch::jit::Block* block, const std::function<void(torch::jit::Node*, int)>& visit,
                    int depth = 0);
 
+// The module a node's code came from ("transformer.h.0.attn"), read from
+// the call stack that inlining leaves on it; empty for the root's own code.
+std::string module_path_of(const torch::jit::Node* node);
+
 // "Tensor" for any tensor type, else the TorchScript annotation ("int[]").
 std::string type_name(const c10::TypePtr& type);
 

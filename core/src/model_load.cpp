@@ -67,6 +67,42 @@ DType dominant_dtype(const torch::jit::Module& module) {
   return from_scalar_type(best->first);
 }
 
+// Tensors the forward graph holds as constants (a model mlopt optimized keeps
+// its weights there; traced models keep some too). Module::to() does not
+// move them, so such a file is loaded straight onto its device.
+std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module) {
+  std::vector<at::Tensor> tensors;
+  for (const auto* node : module.get_method("forward").graph()->nodes()) {
+    if (node->kind() != c10::prim::Constant || node->output()->type()->kind() != c10::TypeKind::TensorType) continue;
+    if (const auto value = torch::jit::toIValue(node->output()); value && value->isTensor()) {
+      tensors.push_back(value->toTensor());
+    }
+  }
+  return tensors;
+}
+
+bool calls_mlopt_ops(const torch::jit::Module& module) {
+  for (const auto* node : module.get_method("forward").graph()->nodes()) {
+    if (std::string(node->kind().toQualString()).rfind("mlopt::", 0) == 0) return true;
+  }
+  return false;
+}
+
+// An optimized model's weights are graph constants in the dtype it was
+// optimized in: converting them is not possible, so say so.
+void check_optimized_dtype(const torch::jit::Module& module, const std::filesystem::path& file,
+                           const std::optional<DType>& dtype) {
+  if (!dtype || !calls_mlopt_ops(module)) return;
+  for (const auto& t : graph_tensor_constants(module)) {
+    if (t.is_floating_point() && t.scalar_type() != to_scalar_type(*dtype)) {
+      throw UsageError("'" + file.string() + "' is a model mlopt optimized in " +
+                       to_string(from_scalar_type(t.scalar_type())) +
+                       "; its weights cannot be converted to " + to_string(*dtype) +
+                       ": load it without --dtype, or optimize the original model in " + to_string(*dtype));
+    }
+  }
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -93,6 +129,15 @@ Model Model::load(const std::filesystem::path& file, const LoadOptions& options)
                          "want to optimize");
   }
   module.eval();
+  check_optimized_dtype(module, file, options.dtype);
+  if (options.device.kind == DeviceKind::Cuda && !graph_tensor_constants(module).empty()) {
+    try {
+      module = torch::jit::load(file.string(), to_torch_device(options.device));
+      module.eval();
+    } catch (const std::exception& e) {
+      throw_load_error(file, torch_message(e));
+    }
+  }
 
   auto impl = std::make_shared<Impl>();
   impl->file = file;

@@ -1,6 +1,8 @@
 #include "mlopt/core/project.h"
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -28,6 +30,7 @@ void from_json(const json& j, OutputInfo& o) {
 
 static json run_json(const RunResult& r) {
   return {{"model", r.model_path},
+       {"variant", r.variant},
        {"input_spec", r.spec.to_string()},
        {"device", to_string(r.device)},
        {"device_name", r.device_name},
@@ -46,6 +49,7 @@ static json run_json(const RunResult& r) {
 static RunResult run_from_json(const json& j) {
   RunResult r;
   j.at("model").get_to(r.model_path);
+  r.variant = j.value("variant", "");  // absent in files written before compare existed
   r.spec = InputSpec::parse(j.at("input_spec").get<std::string>());
   r.device = parse_device(j.at("device").get<std::string>());
   j.at("device_name").get_to(r.device_name);
@@ -76,6 +80,58 @@ RunResult run_result_from_json(const std::string& text) {
   }
 }
 
+// --- TransformOutcome <-> JSON -----------------------------------------------
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PassMatch, module, detail)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PassMiss, module, op, reason)
+// An error is infinite when the outputs could not be compared at all (shape
+// mismatch, NaN): JSON has no infinity, so it is stored as null.
+static json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+static double number_or_infinity(const json& j) {
+  return j.is_null() ? std::numeric_limits<double>::infinity() : j.get<double>();
+}
+void to_json(json& j, const OutputComparison& c) {
+  j = {{"name", c.name},          {"max_abs_error", finite_or_null(c.max_abs_error)},
+       {"max_reference", c.max_reference}, {"error", finite_or_null(c.error)},
+       {"tolerance", c.tolerance}, {"passed", c.passed},
+       {"problem", c.problem}};
+}
+void from_json(const json& j, OutputComparison& c) {
+  j.at("name").get_to(c.name);
+  c.max_abs_error = number_or_infinity(j.at("max_abs_error"));
+  j.at("max_reference").get_to(c.max_reference);
+  c.error = number_or_infinity(j.at("error"));
+  j.at("tolerance").get_to(c.tolerance);
+  j.at("passed").get_to(c.passed);
+  j.at("problem").get_to(c.problem);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Verification, seeds, outputs, error, passed)
+
+static json outcome_json(const TransformOutcome& o) {
+  return {{"transform", o.transform},
+          {"matched", o.matched},
+          {"missed", o.missed},
+          {"verification", o.verification ? json(*o.verification) : json(nullptr)},
+          {"applied", o.applied},
+          {"note", o.note}};
+}
+static TransformOutcome outcome_from_json(const json& j) {
+  TransformOutcome o;
+  j.at("transform").get_to(o.transform);
+  j.at("matched").get_to(o.matched);
+  j.at("missed").get_to(o.missed);
+  if (const auto& v = j.at("verification"); !v.is_null()) o.verification = v.get<Verification>();
+  j.at("applied").get_to(o.applied);
+  j.at("note").get_to(o.note);
+  return o;
+}
+
+std::string to_json(const std::vector<TransformOutcome>& outcomes, int indent) {
+  json j = json::array();
+  for (const auto& o : outcomes) j.push_back(outcome_json(o));
+  return j.dump(indent);
+}
+
 // --- files -------------------------------------------------------------------
 
 void Project::save(const std::filesystem::path& file) const {
@@ -90,6 +146,8 @@ void Project::save(const std::filesystem::path& file) const {
             {"transforms", transforms_json},
             {"runs", json::array()}};
   for (const auto& r : runs) j["runs"].push_back(run_json(r));
+  j["optimizations"] = json::array();
+  for (const auto& o : optimizations) j["optimizations"].push_back(outcome_json(o));
   j["profiles"] = json::array();
   for (const auto& text : profiles) j["profiles"].push_back(json::parse(text));
   write_file_atomically(file, j.dump(2) + "\n");
@@ -128,6 +186,8 @@ Project Project::load(const std::filesystem::path& file, ModelFile model_file) {
     p.dtype = parse_dtype(j.at("dtype").get<std::string>());
     p.transforms = j.at("transforms").get<std::vector<std::string>>();
     for (const auto& r : j.at("runs")) p.runs.push_back(run_from_json(r));
+    // Absent in projects written before optimizing existed.
+    for (const auto& o : j.value("optimizations", json::array())) p.optimizations.push_back(outcome_from_json(o));
     // Absent in projects written before profiling existed.
     for (const auto& profile : j.value("profiles", json::array())) {
       if (!profile.is_object()) throw ProjectError("project " + name + " has a profile that is not a JSON object");

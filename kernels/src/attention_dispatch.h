@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <string>
 
 #include "mlopt/kernels/attention.h"
 
@@ -13,6 +14,13 @@ namespace mlopt::kernels::attention_dispatch {
 void prefill_wmma(const AttentionParams& params, cudaStream_t stream);
 // attention_fwd_mma.cuh: mma.sync, register-resident, cp.async pipeline.
 void prefill_mma(const AttentionParams& params, cudaStream_t stream);
+// attention_fwd_sm90.cuh: Hopper (sm_90a) TMA + wgmma, warp-specialised.
+// Defined only when the build has the Hopper kernels (MLOPT_KERNELS_HAVE_SM90).
+// Why it cannot run these params on the current device ("" when it can):
+// the device is not compute capability 9.0, or TMA cannot describe q/k/v.
+std::string prefill_sm90_unavailable(const AttentionParams& params);
+// Throws std::invalid_argument with that reason when it cannot run.
+void prefill_sm90(const AttentionParams& params, cudaStream_t stream);
 
 // attention_decode.cuh: flash-decoding. Whether auto-dispatch should take it
 // for these params, the workspace it wants, and the launch (which uses fewer

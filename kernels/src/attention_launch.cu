@@ -11,6 +11,11 @@ namespace {
 AttentionImpl choose(const AttentionParams& p) {
   if (p.impl != AttentionImpl::kAuto) return p.impl;
   if (attention_dispatch::decode_preferred(p)) return AttentionImpl::kDecodeSplitKv;
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  // The Hopper kernel where it can run (a cc 9.0 device, q/k/v that TMA
+  // can describe); the mma.sync kernel everywhere else.
+  if (attention_dispatch::prefill_sm90_unavailable(p).empty()) return AttentionImpl::kPrefillSm90;
+#endif
   return AttentionImpl::kPrefillMma;
 }
 
@@ -27,6 +32,15 @@ void attention_forward(const AttentionParams& params, cudaStream_t stream, void*
   switch (choose(params)) {
     case AttentionImpl::kPrefillWmma: attention_dispatch::prefill_wmma(params, stream); return;
     case AttentionImpl::kPrefillMma: attention_dispatch::prefill_mma(params, stream); return;
+    case AttentionImpl::kPrefillSm90:
+#ifdef MLOPT_KERNELS_HAVE_SM90
+      attention_dispatch::prefill_sm90(params, stream);
+      return;
+#else
+      throw std::invalid_argument(
+          "attention: this build of mlopt has no Hopper prefill kernel (kPrefillSm90): it needs the CUTLASS/CuTe "
+          "headers and CMAKE_CUDA_ARCHITECTURES including 90; use AttentionImpl::kAuto or kPrefillMma");
+#endif
     case AttentionImpl::kDecodeSplitKv:
       attention_dispatch::decode_split_kv(params, stream, workspace, workspace_bytes);
       return;

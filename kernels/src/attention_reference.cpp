@@ -74,6 +74,7 @@ const char* to_string(AttentionImpl impl) {
     case AttentionImpl::kPrefillWmma: return "prefill-wmma";
     case AttentionImpl::kPrefillMma: return "prefill-mma";
     case AttentionImpl::kDecodeSplitKv: return "decode-split-kv";
+    case AttentionImpl::kPrefillSm90: return "prefill-sm90";
   }
   return "unknown";
 }

@@ -4,6 +4,7 @@
 //   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
 //   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues
 //   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
+//   mlp_sm90.h (+ mlp_sm90_*.cu)     the Hopper up projection (CUTLASS wgmma GEMM, fused epilogue)
 //   mlp_launch.cpp                   the public entry: choose, carve the workspace, run
 #include <cuda_runtime_api.h>
 

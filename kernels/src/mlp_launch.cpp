@@ -10,6 +10,7 @@
 #include "mlopt/kernels/cuda_check.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlp_dispatch.h"
+#include "mlp_sm90.h"
 
 namespace mlopt::kernels {
 namespace {
@@ -28,8 +29,15 @@ using mlp_detail::GemmTile;
 // from 128 tokens on. So auto takes cuBLASLt; kDecode and kFused stay as
 // explicit choices: kFused never stores the [tokens, 2 d_ff] gate/up
 // projection (a third of the intermediate memory of the cuBLASLt path for a
-// gated MLP), for when memory, not time, is short. A Hopper (wgmma) gated
-// kernel is what can take auto back from cuBLASLt.
+// gated MLP), for when memory, not time, is short.
+//
+// kSm90 (the up projection on a CUTLASS wgmma/TMA GEMM with the gated
+// epilogue in registers, mlp_sm90.h) is not taken by auto: measured on an
+// H100 (2026-11-25, bench_mlp) its first configuration (cooperative
+// 128 x 256, cluster 2 x 1) was slower than this path at every size of GPT-2
+// small and Llama-7B (0.48-0.99x). bench_mlp_sm90_tune times every
+// configuration (mlp_sm90.h, Sm90GemmConfig) against cuBLASLt's GEMM; once a
+// configuration wins, sm90_default_config's table and this rule move together.
 constexpr std::size_t kAlign = 256;
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
@@ -40,7 +48,20 @@ int sm_count() {
   return count;
 }
 
-MlpImpl choose(const MlpParams& p) { return p.impl != MlpImpl::kAuto ? p.impl : MlpImpl::kCublasLt; }
+// Forced kSm90 on params or a device it cannot run is the caller's error.
+MlpImpl choose(const MlpParams& p) {
+  if (p.impl == MlpImpl::kSm90) {
+    if (const char* why = mlp_detail::sm90_params_unsupported(p)) {
+      throw std::invalid_argument(std::string("mlp: impl sm90 cannot run this call: ") + why);
+    }
+    if (!mlp_detail::sm90_device()) {
+      throw std::invalid_argument("mlp: impl sm90 needs a GPU of compute capability 9.0 (H100/H200)");
+    }
+    return MlpImpl::kSm90;
+  }
+  if (p.impl != MlpImpl::kAuto) return p.impl;
+  return MlpImpl::kCublasLt;
+}
 
 // Everything one call does, with the workspace as offsets.
 struct Plan {
@@ -73,9 +94,10 @@ Plan make_plan(const MlpParams& p) {
   plan.impl = choose(p);
   const std::size_t h_bytes = aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
-  const int sms = plan.impl == MlpImpl::kCublasLt ? 0 : sm_count();
+  const bool mlopt_gemms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused;
+  const int sms = mlopt_gemms ? sm_count() : 0;
 
-  if (plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused) {
+  if (mlopt_gemms) {
     GemmArgs& up = plan.up;
     up.a = p.x;
     up.w = p.w_up;
@@ -104,6 +126,11 @@ Plan make_plan(const MlpParams& p) {
   if (plan.impl == MlpImpl::kCublasLt && p.gated) {
     scratch = static_cast<std::size_t>(int64_t{p.tokens} * 2 * p.d_ff * 2);  // the stored [gate | up] projection
   }
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  if (plan.impl == MlpImpl::kSm90) {
+    scratch = mlp_detail::sm90_up_workspace(mlp_detail::sm90_up_args(p, nullptr), p.dtype);  // its tile scheduler's
+  }
+#endif
   plan.h_offset = 0;
   plan.scratch_offset = h_bytes;
   plan.lt_offset = plan.scratch_offset + aligned(scratch);
@@ -179,6 +206,13 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
     if (!fused_activation) {
       mlp_detail::apply_activation(up.d, p.tokens, p.d_ff, up_epilogue(p, h), p.dtype, stream);
     }
+  } else if (plan.impl == MlpImpl::kSm90) {
+#ifdef MLOPT_KERNELS_HAVE_SM90
+    mlp_detail::run_sm90_up(mlp_detail::sm90_up_args(p, h), p.dtype, scratch, plan.lt_offset - plan.scratch_offset,
+                            stream);
+#else
+    throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
+#endif
   } else {
     plan.up.epilogue.out = h;
     plan.up.partials = static_cast<float*>(scratch);

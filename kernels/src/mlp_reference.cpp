@@ -35,7 +35,7 @@ void check_sizes_and_enums(const MlpParams& p) {
     fail("unknown gate/up packing");
   }
   if (static_cast<unsigned>(p.dtype) > static_cast<unsigned>(MlpDType::kBFloat16)) fail("unknown dtype");
-  if (static_cast<unsigned>(p.impl) > static_cast<unsigned>(MlpImpl::kCublasLt)) fail("unknown implementation");
+  if (static_cast<unsigned>(p.impl) > static_cast<unsigned>(MlpImpl::kSm90)) fail("unknown implementation");
   if (p.num_splits < 0) fail("num_splits must be >= 0 (0 chooses), got " + std::to_string(p.num_splits));
 }
 
@@ -124,6 +124,7 @@ const char* to_string(MlpImpl impl) {
     case MlpImpl::kDecode: return "decode";
     case MlpImpl::kFused: return "fused";
     case MlpImpl::kCublasLt: return "cublaslt";
+    case MlpImpl::kSm90: return "sm90";
   }
   return "unknown";
 }

@@ -1,7 +1,9 @@
 // The GPU attention forward against the CPU reference (ctest -L gpu).
-// Every case runs through both prefill implementations, the wmma kernel
-// (kPrefillWmma) and the mma.sync kernel (kPrefillMma), on the same inputs
-// and references.
+// Every case runs through every prefill implementation, the wmma kernel
+// (kPrefillWmma), the mma.sync kernel (kPrefillMma) and the Hopper kernel
+// (kPrefillSm90: only on a cc 9.0 device in a build that has it; where TMA
+// cannot describe q/k/v it must throw std::invalid_argument instead), on
+// the same inputs and references.
 //
 // Tolerance. The reference accumulates in double from the same fp16/bf16
 // inputs. Our kernel's error comes from rounding P to the input dtype before
@@ -21,6 +23,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <random>
@@ -48,7 +51,34 @@ constexpr auto kBF16 = AttentionDType::kBFloat16;
 // kPaddedAligned: BHSD with row stride head_dim + 8 (strided rows that keep 16-byte alignment).
 enum class Layout { kBHSD, kBSHD, kPaddedRows, kPaddedAligned };
 
-const std::vector<AttentionImpl> kPrefillImpls = {AttentionImpl::kPrefillWmma, AttentionImpl::kPrefillMma};
+const std::vector<AttentionImpl> kPrefillImpls = {AttentionImpl::kPrefillWmma, AttentionImpl::kPrefillMma,
+                                                  AttentionImpl::kPrefillSm90};
+
+// Why kPrefillSm90 cannot run in this process ("" when it can): the build
+// lacks the Hopper kernels or the current device is not cc 9.0.
+std::string sm90_unavailable_reason() {
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  int device = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  const DeviceProperties props = device_properties(device);
+  if (props.compute_major == 9 && props.compute_minor == 0) return {};
+  return "the device is compute capability " + std::to_string(props.compute_major) + "." +
+         std::to_string(props.compute_minor) + ", not 9.0";
+#else
+  return "this build has no Hopper kernels (MLOPT_WITH_SM90_KERNELS off)";
+#endif
+}
+
+// Whether kPrefillSm90 runs here; says why not once per test program.
+bool sm90_runs_here() {
+  static const std::string reason = sm90_unavailable_reason();
+  static bool told = false;
+  if (!reason.empty() && !told) {
+    std::printf("[   NOTE   ] prefill-sm90 cases skipped: %s\n", reason.c_str());
+    told = true;
+  }
+  return reason.empty();
+}
 
 struct Case {
   AttentionDType dtype;
@@ -213,7 +243,20 @@ void run_case(const Case& c, std::mt19937& rng, const std::vector<AttentionImpl>
   attention_reference_f32(hp, ref.data(), ref_lse.data());
   naive_low_precision(hp, naive);
 
-  for (AttentionImpl impl : impls) check_impl(c, p, impl, Inputs{q, k, v}, References{ref, ref_lse, naive});
+  for (AttentionImpl impl : impls) {
+    if (impl == AttentionImpl::kPrefillSm90) {
+      if (!sm90_runs_here()) continue;
+      // TMA needs 16-byte aligned q/k/v with strides that are multiples of
+      // 8 elements: rows of head_dim + 3 or pointers shifted off 16 bytes
+      // are refused, never run wrong.
+      if (c.layout == Layout::kPaddedRows || c.pointer_offset % 8 != 0) {
+        SCOPED_TRACE(to_string(impl));
+        EXPECT_THROW(check_impl(c, p, impl, Inputs{q, k, v}, References{ref, ref_lse, naive}), std::invalid_argument);
+        continue;
+      }
+    }
+    check_impl(c, p, impl, Inputs{q, k, v}, References{ref, ref_lse, naive});
+  }
 }
 
 // Every dtype x head_dim combination of the given shapes, each through
@@ -384,4 +427,64 @@ TEST(AttentionGpu, MmaRefusesQueryLengthsPastTheGrid) {
   p.k_strides = p.v_strides = bhsd_strides(1, 4, 64);
   p.softmax_scale = 0.125f;
   EXPECT_THROW(attention_forward(p, nullptr), std::invalid_argument);
+}
+
+// The Hopper kernel's block order and its 128 x 128 tiles with many heads
+// and several query tiles (heaviest first in chunks under the causal mask,
+// one head's tiles together without it): every (head, query tile) must run
+// exactly once, with the right K/V head (GQA).
+TEST(AttentionGpu, Sm90ManyHeadsAndTiles) {
+  SKIP_WITHOUT_GPU();
+  if (!sm90_runs_here()) GTEST_SKIP() << "prefill-sm90: " << sm90_unavailable_reason();
+  std::mt19937 rng(std::random_device{}());
+  for (AttentionDType dtype : {kF16, kBF16})
+    for (int head_dim : {64, 128})
+      for (bool causal : {true, false}) {
+        // 140 (batch x head) rows of 2 query tiles: on an H100 (132 SMs) the
+        // causal order makes chunks of 132 and 8 rows.
+        run_case({dtype, head_dim, 2, 70, 14, 129, 129, causal}, rng, {AttentionImpl::kPrefillSm90});
+        run_case({dtype, head_dim, 1, 4, 2, 1100, 1300, causal, Layout::kBSHD}, rng, {AttentionImpl::kPrefillSm90});
+      }
+}
+
+// A forced kPrefillSm90 on tensors TMA cannot describe throws
+// std::invalid_argument naming the problem, before anything launches.
+TEST(AttentionGpu, Sm90RefusesStridesTmaCannotDescribe) {
+  SKIP_WITHOUT_GPU();
+  if (!sm90_runs_here()) GTEST_SKIP() << "prefill-sm90: " << sm90_unavailable_reason();
+  DeviceBuffer buffer(1 << 20);
+  AttentionParams p;
+  p.impl = AttentionImpl::kPrefillSm90;
+  MLOPT_CUDA_CHECK(cudaMemset(buffer.ptr, 0, buffer.bytes));
+  p.q = p.k = p.v = buffer.ptr;
+  p.out = static_cast<unsigned char*>(buffer.ptr) + (1 << 19);  // apart from the inputs
+  p.batch = 1;
+  p.q_heads = p.kv_heads = 2;
+  p.q_len = p.kv_len = 100;
+  p.head_dim = 64;
+  p.softmax_scale = 0.125f;
+  p.q_strides = p.k_strides = p.v_strides = p.out_strides = bhsd_strides(2, 100, 64);
+  p.k_strides.row = 68;  // 136-byte rows: not a multiple of 16 bytes
+  p.k_strides.head = 100 * 68;
+  p.k_strides.batch = 2 * 100 * 68;
+  try {
+    attention_forward(p, nullptr);
+    ADD_FAILURE() << "a k row stride of 68 elements was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("stride"), std::string::npos) << e.what();
+  }
+  // A base pointer 2 bytes off 16-byte alignment.
+  p.k_strides = bhsd_strides(2, 100, 64);
+  p.v = static_cast<uint16_t*>(buffer.ptr) + 1;
+  try {
+    attention_forward(p, nullptr);
+    ADD_FAILURE() << "a v pointer 2 bytes off 16-byte alignment was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("aligned"), std::string::npos) << e.what();
+  }
+  // kAuto takes the mma.sync kernel for the same call instead of failing
+  // (the output is not checked here: the buffers hold no meaningful data).
+  p.impl = AttentionImpl::kAuto;
+  EXPECT_NO_THROW(attention_forward(p, nullptr));
+  MLOPT_CUDA_CHECK(cudaDeviceSynchronize());
 }

@@ -1,7 +1,8 @@
 // The GPU MLP block against the CPU reference (ctest -L gpu), for every
 // activation x weight layout x dtype x gated/plain x residual on/off, on
-// each implementation (decode, fused, cuBLASLt), at token counts from 1 to
-// 16384 and sizes that are not tile multiples.
+// each implementation (decode, fused, cuBLASLt, and the Hopper sm90 path
+// where the GPU is compute capability 9.0), at token counts from 1 to 16384
+// and sizes that are not tile multiples.
 //
 // Tolerance. The reference sums in double from the same fp16/bf16 inputs
 // and rounds h to the dtype, as the GPU stores it. The GPU's error comes
@@ -241,7 +242,27 @@ void run_case(const Case& c, std::mt19937& rng) {
 
 const Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh,
                                    Activation::kSilu};
-const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt};
+const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90};
+
+// Whether MlpImpl::kSm90 can run here: mlopt was built with it and the GPU
+// (device 0, the one the tests use) is compute capability 9.0.
+bool sm90_here() {
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  if (device_count() == 0) return false;
+  const DeviceProperties props = device_properties(0);
+  return props.compute_major == 9 && props.compute_minor == 0;
+#else
+  return false;
+#endif
+}
+
+const char* sm90_missing() {
+#ifdef MLOPT_KERNELS_HAVE_SM90
+  return "the GPU is not compute capability 9.0: the sm90 MLP path is not tested";
+#else
+  return "mlopt was built without the Hopper kernels: the sm90 MLP path is not tested";
+#endif
+}
 
 }  // namespace
 
@@ -249,8 +270,11 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
   // Token counts, the bias and the gate/up packing rotate over the
-  // combinations (7 token counts against 3 implementations: each meets each).
+  // combinations (7 token counts against 4 implementations: each meets each).
+  // kSm90 runs gated MLPs only with interleaved gate/up weights; it is left
+  // out where it cannot run (MlpGpu.Sm90* say so).
   const int token_counts[] = {1, 3, 17, 64, 65, 129, 300};
+  const bool sm90 = sm90_here();
   int combo = 0, run = 0;
   for (MlpDType dtype : {kF16, kBF16})
     for (Activation a : kActivations)
@@ -269,6 +293,10 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
               c.bias = (run / 2) % 2 == 0;
               c.packing = (combo / 8 + combo / 4) % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
               ++run;
+              if (impl == MlpImpl::kSm90) {
+                if (!sm90) continue;
+                c.packing = GateUpPacking::kInterleaved;
+              }
               run_case(c, rng);
             }
             ++combo;
@@ -318,6 +346,106 @@ TEST(MlpGpu, SixteenThousandTokens) {
   erf.d_model = 96;
   erf.d_ff = 200;
   run_case(erf, rng);
+  if (sm90_here()) {  // 128 token tiles x 2 feature tiles: each persistent CTA walks several tiles
+    Case c;
+    c.dtype = kBF16;
+    c.activation = Activation::kSilu;
+    c.gated = true;
+    c.packing = GateUpPacking::kInterleaved;
+    c.bias = false;
+    c.residual = true;
+    c.tokens = 16384;
+    c.d_model = 64;
+    c.d_ff = 136;
+    c.impl = MlpImpl::kSm90;
+    run_case(c, rng);
+  }
+}
+
+// The Hopper path on its own: every activation, gated (interleaved) and
+// plain, both weight layouts, fp16 and bf16, with token counts and sizes
+// that are not multiples of its 128 x 256 x 64 tile (d_model 264: four K
+// tiles and 8 columns of a fifth; gated d_ff 520: 1040 GEMM columns, the
+// last tile 16 wide).
+TEST(MlpGpu, Sm90EveryActivationLayoutAndResidue) {
+  SKIP_WITHOUT_GPU();
+  if (!sm90_here()) GTEST_SKIP() << sm90_missing();
+  std::mt19937 rng(std::random_device{}());
+  const int token_counts[] = {1, 77, 300, 1000};
+  int run = 0;
+  for (MlpDType dtype : {kF16, kBF16})
+    for (Activation a : kActivations)
+      for (WeightLayout layout : {WeightLayout::kOutIn, WeightLayout::kInOut})
+        for (bool gated : {false, true}) {
+          Case c;
+          c.impl = MlpImpl::kSm90;
+          c.dtype = dtype;
+          c.activation = a;
+          c.layout = layout;
+          c.gated = gated;
+          c.packing = GateUpPacking::kInterleaved;
+          c.tokens = token_counts[run % 4];
+          c.bias = run % 3 != 2;
+          c.residual = run % 2 == 1;
+          c.d_model = 264;
+          c.d_ff = gated ? 520 : 1032;
+          ++run;
+          run_case(c, rng);
+        }
+  // Several tiles each way and a long K loop: 3 token tiles, 13 feature tiles
+  // (gated: 3088 GEMM columns), 16 K tiles; and a K shorter than one tile.
+  for (bool gated : {true, false}) {
+    Case c;
+    c.impl = MlpImpl::kSm90;
+    c.dtype = gated ? kBF16 : kF16;
+    c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
+    c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
+    c.gated = gated;
+    c.packing = GateUpPacking::kInterleaved;
+    c.tokens = 300;
+    c.d_model = 1024;
+    c.d_ff = 1544;
+    c.residual = true;
+    run_case(c, rng);
+    c.tokens = 129;
+    c.d_model = 40;
+    c.d_ff = 264;
+    run_case(c, rng);
+  }
+}
+
+// Forcing kSm90 where it cannot run is the caller's error, on any machine:
+// gated weights not interleaved, or (without a cc 9.0 GPU or the kernels
+// built) any params.
+TEST(MlpGpu, Sm90ForcedWhereItCannotRunThrows) {
+  MlpParams p;
+  int dummy = 0;
+  p.x = p.w_up = p.w_down = &dummy;
+  p.out = &dummy;
+  p.tokens = 1024;
+  p.d_model = 4096;
+  p.d_ff = 11008;
+  p.activation = Activation::kSilu;
+  p.impl = MlpImpl::kSm90;
+  p.gated = true;
+  p.gate_up = GateUpPacking::kConcatenated;
+  EXPECT_THROW(mlp_chosen_impl(p), std::invalid_argument);
+  EXPECT_THROW(mlp_workspace_bytes(p), std::invalid_argument);
+  try {
+    mlp_chosen_impl(p);
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("sm90"), std::string::npos) << e.what();
+  }
+  p.gate_up = GateUpPacking::kInterleaved;
+  if (sm90_here()) {
+    EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kSm90);
+    p.gated = false;
+    EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kSm90);
+  } else {
+    EXPECT_THROW(mlp_chosen_impl(p), std::invalid_argument);
+    p.gated = false;
+    EXPECT_THROW(mlp_chosen_impl(p), std::invalid_argument);
+  }
 }
 
 TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
@@ -350,8 +478,10 @@ TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   run_case(lt, rng);
 }
 
-// Auto follows the H100 measurements (see mlp_launch.cpp): cuBLASLt at every
-// size and activation; a forced implementation is kept.
+// Auto follows the H100 measurements (see mlp_launch.cpp): the sm90 path on
+// a cc 9.0 GPU from 256 tokens on where it can run (plain, or gated with
+// interleaved gate/up weights), cuBLASLt otherwise, at every activation; a
+// forced implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   MlpParams p;
   int dummy = 0;
@@ -359,14 +489,19 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   p.out = &dummy;
   p.d_model = 4096;
   p.d_ff = 11008;
-  for (bool gated : {true, false}) {
-    p.gated = gated;
+  const bool sm90 = sm90_here();
+  for (int packing = 0; packing < 3; ++packing) {
+    p.gated = packing < 2;
+    p.gate_up = packing == 1 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+    const bool gated = p.gated;
+    const bool sm90_runs = sm90 && (!gated || p.gate_up == GateUpPacking::kInterleaved);
     for (Activation a : {Activation::kSilu, Activation::kGeluTanh, Activation::kGeluErf}) {
       p.activation = a;
-      for (int tokens : {1, 16, 64, 65, 128, 1024, 16384}) {
+      for (int tokens : {1, 16, 64, 65, 128, 255, 256, 1024, 16384}) {
         p.tokens = tokens;
         p.impl = MlpImpl::kAuto;
-        EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << tokens;
+        const MlpImpl expected = sm90_runs && tokens >= 256 ? MlpImpl::kSm90 : MlpImpl::kCublasLt;
+        EXPECT_EQ(mlp_chosen_impl(p), expected) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
         for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt}) {
           p.impl = forced;
           EXPECT_EQ(mlp_chosen_impl(p), forced);

@@ -39,6 +39,8 @@ class Model {
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
+  // A model around an Impl built elsewhere in core (a transformed graph).
+  static Model from_impl(std::shared_ptr<Impl> impl) { return Model(std::move(impl)); }
 
  private:
   explicit Model(std::shared_ptr<Impl> impl);

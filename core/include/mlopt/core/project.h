@@ -10,6 +10,7 @@
 #include "mlopt/core/input_spec.h"
 #include "mlopt/core/model_info.h"
 #include "mlopt/core/runner.h"
+#include "mlopt/core/transforms.h"
 
 namespace mlopt {
 
@@ -21,6 +22,8 @@ struct Project {
   Device device;
   DType dtype = DType::F32;
   std::vector<std::string> transforms;  // names of the transforms chosen, in order
+  // What the last optimize did with each: matches, misses, verification.
+  std::vector<TransformOutcome> optimizations;
   std::vector<RunResult> runs;
   // Profiles (the profiler's ProfileResult as JSON text): core stores them
   // without knowing their type, since the profiler sits above core.
@@ -41,6 +44,9 @@ struct Project {
 // JSON text of one run result (the CLI's `run --json`), and back.
 std::string to_json(const RunResult& result, int indent = 2);
 RunResult run_result_from_json(const std::string& text);
+// JSON text of transform outcomes (the CLI's `optimize --json`).
+std::string to_json(const std::vector<TransformOutcome>& outcomes, int indent = 2);
+
 // JSON text of a model description (the CLI's `inspect --json`).
 std::string to_json(const ModelInfo& info, int indent = 2);
 

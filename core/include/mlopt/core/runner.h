@@ -39,6 +39,9 @@ struct RunOptions {
 
 struct RunResult {
   std::string model_path;
+  // Which form of the model ran: empty for the model as loaded, else the
+  // transforms applied ("flash_attention+fused_mlp"); compare sets it.
+  std::string variant;
   InputSpec spec;
   Device device;
   std::string device_name;  // "NVIDIA H100 80GB HBM3", or the CPU's model name

@@ -4,6 +4,8 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <functional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "mlopt/core/input_spec.h"
 #include "mlopt/core/model.h"
 #include "mlopt/core/runner.h"
+#include "mlopt/core/transforms.h"
 
 namespace mlopt {
 
@@ -54,5 +57,35 @@ RunResult run_with_inputs(const Model& model, const std::vector<c10::IValue>& in
 std::string torch_message(const std::exception& error);
 // True when a libtorch message reports an allocation failure on a device.
 bool is_out_of_memory(const std::string& torch_message);
+
+// Shapes and dtypes of the tensors a forward graph computes (its inputs and
+// the outputs of its top-level nodes) on the optimize spec's inputs.
+struct ProbedTensor {
+  std::vector<int64_t> shape;
+  c10::ScalarType dtype = c10::ScalarType::Float;
+};
+using ProbedShapes = std::unordered_map<const torch::jit::Value*, ProbedTensor>;
+
+// What a graph rewrite may rely on besides the graph.
+struct RewriteContext {
+  c10::Device device = c10::Device(c10::DeviceType::CPU);
+  // Probed on this very graph before the rewrite; a pass refuses what its
+  // kernel cannot run for these shapes (e.g. an unsupported head_dim).
+  const ProbedShapes* shapes = nullptr;
+  const ProbedTensor* shape_of(const torch::jit::Value* v) const;
+};
+
+// Rewrites a frozen forward graph in place and records in the outcome what
+// it matched and what it left alone, and why.
+using GraphRewrite = std::function<void(torch::jit::Graph& graph, const RewriteContext& context,
+                                        TransformOutcome& outcome)>;
+
+// Runs `rewrite` on a clone of `model`'s frozen module, then verifies the
+// result against `model` (TransformOptions' seeds and tolerance). When
+// something matched and verification passed, `model` becomes the rewritten
+// model; otherwise it is left as it was and the outcome says why. The
+// built-in transforms run through here, and so can a user's own rewrite.
+TransformOutcome apply_graph_rewrite(Model& model, const InputSpec& spec, const TransformOptions& options,
+                                     const std::string& name, const GraphRewrite& rewrite);
 
 }  // namespace mlopt

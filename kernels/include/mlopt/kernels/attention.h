@@ -46,12 +46,16 @@ inline TensorStrides bshd_strides(int heads, int rows, int head_dim) {
 
 // Which GPU implementation runs a call. kAuto picks by shape: the split-KV
 // decode path for a few query rows over a long KV cache, the prefill kernel
-// otherwise. The others force one (tests and benchmarks compare them).
+// otherwise (kPrefillSm90 on a compute capability 9.0 device when the build
+// has it and TMA can describe q/k/v, else kPrefillMma). The others force
+// one (tests and benchmarks compare them).
 enum class AttentionImpl {
   kAuto,
   kPrefillWmma,    // tiled, nvcuda::wmma, O in shared memory (the first kernel; a cross-check)
   kPrefillMma,     // tiled, mma.sync with register-resident S/P/O and cp.async K/V pipeline
   kDecodeSplitKv,  // flash-decoding: KV split across blocks, merged by log-sum-exp
+  kPrefillSm90,    // Hopper (cc 9.0 only): TMA loads, wgmma, warp-specialised producer/consumers;
+                   // needs q/k/v 16-byte aligned with strides that are multiples of 8 elements
 };
 
 const char* to_string(AttentionImpl impl);

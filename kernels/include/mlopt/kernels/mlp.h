@@ -47,8 +47,10 @@ enum class WeightLayout {
 enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
-// (kCublasLt today; mlp_launch.cpp says why). The others force one (tests and
-// benchmarks compare them).
+// (mlp_launch.cpp says why: kSm90 where it can run and tokens >= 256,
+// kCublasLt otherwise). The others force one (tests and benchmarks compare
+// them); forcing one the params or the device cannot run throws
+// std::invalid_argument.
 enum class MlpImpl {
   kAuto,
   // Few tokens: both projections on mlopt's tensor-core GEMM with small
@@ -64,6 +66,13 @@ enum class MlpImpl {
   // they exist; erf-GELU, SiLU and the gated product by a separate
   // elementwise kernel over the stored projection (for gated: [tokens, 2 d_ff]).
   kCublasLt,
+  // Hopper (compute capability 9.0 only; mlopt built with the CUTLASS
+  // headers for CUDA arch 90): the up projection on a warp-specialised
+  // wgmma/TMA GEMM whose epilogue applies bias, activation and the gated
+  // product in registers and writes only h; the down projection on cuBLASLt
+  // as kCublasLt does. Gated MLPs need GateUpPacking::kInterleaved (gate and
+  // up of one feature in adjacent accumulator columns); both weight layouts.
+  kSm90,
 };
 
 const char* to_string(MlpDType dtype);
@@ -126,7 +135,7 @@ std::size_t mlp_workspace_bytes(const MlpParams& params);
 // The same, part by part (each part rounded up to 256 bytes).
 struct MlpWorkspaceSizes {
   std::size_t h = 0;         // the intermediate [tokens, d_ff] in dtype
-  std::size_t scratch = 0;   // fp32 split-K partial sums, or (kCublasLt, gated) the stored [tokens, 2 d_ff] projection
+  std::size_t scratch = 0;   // fp32 split-K partial sums, (kCublasLt, gated) the stored [tokens, 2 d_ff] projection, or (kSm90) its GEMM's own workspace
   std::size_t cublaslt = 0;  // cuBLASLt's own workspace (0 when the call does not use cuBLASLt)
   std::size_t total = 0;
 };

@@ -1,0 +1,105 @@
+// apply_graph_rewrite: a rewrite on a clone of the current frozen module,
+// verified against the model before it, kept or rolled back; and the
+// built-in transforms run through it.
+#include <torch/script.h>
+
+#include "graph_info.h"
+#include "mlopt/core/atomic_file.h"
+#include "mlopt/core/error.h"
+#include "mlopt/core/torch_bridge.h"
+#include "mlopt/core/transforms.h"
+#include "passes.h"
+#include "tensor_probe.h"
+
+namespace mlopt {
+
+double default_tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::F16: return 1e-2;
+    case DType::BF16: return 4e-2;
+    default: return 1e-4;
+  }
+}
+
+namespace {
+
+std::string first_failure(const Verification& v) {
+  if (!v.error.empty()) return v.error;
+  for (const auto& o : v.outputs) {
+    if (o.passed) continue;
+    if (!o.problem.empty()) return o.name + ": " + o.problem;
+    std::ostringstream s;
+    s << o.name << ": error " << o.error << " > tolerance " << o.tolerance;
+    return s.str();
+  }
+  return "unknown";
+}
+
+GraphRewrite builtin(transforms::PassResult (*pass)(torch::jit::Graph&, const RewriteContext&)) {
+  return [pass](torch::jit::Graph& graph, const RewriteContext& context, TransformOutcome& outcome) {
+    auto result = pass(graph, context);
+    outcome.matched = std::move(result.matched);
+    outcome.missed = std::move(result.missed);
+  };
+}
+
+}  // namespace
+
+TransformOutcome apply_graph_rewrite(Model& model, const InputSpec& spec, const TransformOptions& options,
+                                     const std::string& name, const GraphRewrite& rewrite) {
+  if (options.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
+  TransformOutcome outcome;
+  outcome.transform = name;
+  torch::jit::Module module = model.impl().frozen.clone();
+  const auto graph = module.get_method("forward").graph();
+  const auto shapes = probe_tensor_shapes(graph, module._ivalue(),
+                                          make_inputs(model, spec, options.verify_seeds.front()), spec.to_string());
+  RewriteContext context;
+  context.device = to_torch_device(model.options().device);
+  context.shapes = &shapes;
+  rewrite(*graph, context, outcome);
+  if (outcome.matched.empty()) {
+    outcome.note = "nothing matched";
+    return outcome;
+  }
+  auto impl = std::make_shared<Model::Impl>(model.impl());
+  impl->frozen = module;
+  impl->info.nodes.clear();
+  impl->info.inputs.clear();
+  describe_forward(impl->frozen, impl->info);
+  Model candidate = Model::from_impl(std::move(impl));
+  const double tolerance = options.tolerance.value_or(default_tolerance(model.info().dtype));
+  outcome.verification = verify_outputs(model, candidate, spec, options.verify_seeds, tolerance);
+  if (outcome.verification->passed) {
+    outcome.applied = true;
+    model = std::move(candidate);
+  } else {
+    outcome.note = "rolled back: verification failed (" + first_failure(*outcome.verification) + ")";
+  }
+  return outcome;
+}
+
+TransformedModel apply_transforms(const Model& model, const InputSpec& spec, const TransformOptions& options) {
+  TransformedModel result{model, {}};
+  if (options.flash_attention) {
+    result.outcomes.push_back(apply_graph_rewrite(result.model, spec, options, kFlashAttentionTransform,
+                                                  builtin(&transforms::rewrite_attention)));
+  }
+  if (options.fused_mlp) {
+    result.outcomes.push_back(apply_graph_rewrite(result.model, spec, options, kFusedMlpTransform,
+                                                  builtin(&transforms::rewrite_mlp)));
+  }
+  return result;
+}
+
+void save_model(const Model& model, const std::filesystem::path& file) {
+  write_atomically(file, [&](const std::filesystem::path& temp) {
+    try {
+      model.impl().frozen.save(temp.string());
+    } catch (const std::exception& e) {
+      throw IoError(torch_message(e));
+    }
+  });
+}
+
+}  // namespace mlopt
