@@ -5,7 +5,7 @@
 // what each transform matched and its verification).
 //
 //   bench_models MODEL --device cuda --dtype fp16 --iters 50
-//       --sizes 1x128,1x1024,8x1024 --variants baseline,flash_attention,fused_mlp,combined
+//       --sizes 1x128,1x1024,8x1024 --variants baseline,flash_attention,fused_mlp,combined,combined_cuda_graphs
 //       --json bench/results/gpt2-models.json
 #include <cstdio>
 #include <iostream>
@@ -41,14 +41,18 @@ std::vector<std::string> split(const std::string& text) {
   return items;
 }
 
-// baseline: the model as loaded; flash_attention / fused_mlp: that transform
-// alone; combined: both.
+// baseline: the model as loaded; flash_attention / fused_mlp / cuda_graphs:
+// that transform alone; combined: attention and MLP; combined_cuda_graphs:
+// all three.
 mlopt::TransformOptions variant_options(const std::string& variant) {
   mlopt::TransformOptions o;
-  if (variant == "flash_attention" || variant == "combined") o.flash_attention = true;
-  if (variant == "fused_mlp" || variant == "combined") o.fused_mlp = true;
-  if (variant != "baseline" && !o.flash_attention && !o.fused_mlp) {
-    throw mlopt::UsageError("unknown variant '" + variant + "' (baseline, flash_attention, fused_mlp, combined)");
+  const bool combined = variant == "combined" || variant == "combined_cuda_graphs";
+  o.flash_attention = variant == "flash_attention" || combined;
+  o.fused_mlp = variant == "fused_mlp" || combined;
+  o.cuda_graphs = variant == "cuda_graphs" || variant == "combined_cuda_graphs";
+  if (variant != "baseline" && !o.flash_attention && !o.fused_mlp && !o.cuda_graphs) {
+    throw mlopt::UsageError("unknown variant '" + variant +
+                            "' (baseline, flash_attention, fused_mlp, cuda_graphs, combined, combined_cuda_graphs)");
   }
   return o;
 }
@@ -89,7 +93,7 @@ Args parse_args(int argc, char** argv) {
   if (a.model.empty()) {
     throw mlopt::UsageError(
         "usage: bench_models MODEL [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--iters N] [--warmup N] "
-        "[--sizes 1x128,8x1024] [--variants baseline,flash_attention,fused_mlp,combined] [--json FILE]");
+        "[--sizes 1x128,8x1024] [--variants baseline,flash_attention,fused_mlp,cuda_graphs,combined,combined_cuda_graphs] [--json FILE]");
   }
   return a;
 }
@@ -106,7 +110,7 @@ int main(int argc, char** argv) {
     for (const auto& v : args.variants) variant_options(v);  // reject a typo before any work
     nlohmann::json runs = nlohmann::json::array();
     std::string device_name;
-    std::printf("%-12s %-16s %10s %10s %10s %14s %10s %8s\n", "batch x seq", "variant", "median ms", "p10 ms",
+    std::printf("%-12s %-21s %10s %10s %10s %14s %10s %8s\n", "batch x seq", "variant", "median ms", "p10 ms",
                 "p90 ms", "tokens/s", "peak MiB", "speedup");
     std::string dtype, torch_version;
     for (const auto& [batch, seq] : args.sizes) {
@@ -133,7 +137,7 @@ int main(int argc, char** argv) {
         device_name = r.device_name;
         if (variant == "baseline") baseline_ms = r.stats.median_ms;
         const double peak_mib = r.peak_memory_bytes ? static_cast<double>(*r.peak_memory_bytes) / (1 << 20) : 0.0;
-        std::printf("%5lldx%-6lld %-16s %10.3f %10.3f %10.3f %14.0f %10.0f %7.2fx\n", static_cast<long long>(batch),
+        std::printf("%5lldx%-6lld %-21s %10.3f %10.3f %10.3f %14.0f %10.0f %7.2fx\n", static_cast<long long>(batch),
                     static_cast<long long>(seq), variant.c_str(), r.stats.median_ms, r.stats.p10_ms, r.stats.p90_ms,
                     r.tokens_per_second, peak_mib, baseline_ms > 0 ? baseline_ms / r.stats.median_ms : 0.0);
         std::fflush(stdout);

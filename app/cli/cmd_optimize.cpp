@@ -44,6 +44,10 @@ Command add_optimize(CLI::App& app) {
               const auto variant = applied_variant(result.outcomes);
               std::cout << "saved " << o->output << " ("
                         << (variant.empty() ? "no transform kept: the model as loaded" : variant) << ")\n";
+              if (options.cuda_graphs) {
+                std::cout << "note: a CUDA graph is captured in the running process and cannot be stored in a "
+                             "TorchScript file; `mlopt compare --cuda-graphs` measures it\n";
+              }
             }
             if (!o->project.empty()) {
               record_in_project(o->project, model, spec, [&](Project& p) {

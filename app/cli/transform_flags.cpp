@@ -19,21 +19,15 @@ std::string scientific(double v) {
 }  // namespace
 
 TransformOptions TransformFlags::options() const {
-  if (!flash_attention && !fused_mlp) {
-    throw UsageError("choose at least one transform: --flash-attention, --fused-mlp");
+  if (!flash_attention && !fused_mlp && !cuda_graphs) {
+    throw UsageError("choose at least one transform: --flash-attention, --fused-mlp, --cuda-graphs");
   }
   TransformOptions o;
   o.flash_attention = flash_attention;
   o.fused_mlp = fused_mlp;
+  o.cuda_graphs = cuda_graphs;
   o.tolerance = tolerance;
   return o;
-}
-
-std::string TransformFlags::variant() const {
-  std::string v;
-  if (flash_attention) v = kFlashAttentionTransform;
-  if (fused_mlp) v += (v.empty() ? "" : "+") + std::string(kFusedMlpTransform);
-  return v;
 }
 
 void add_transform_flags(CLI::App* sub, TransformFlags& flags) {
@@ -41,6 +35,9 @@ void add_transform_flags(CLI::App* sub, TransformFlags& flags) {
                 "Replace attention blocks by mlopt::flash_attention (mlopt's FlashAttention-style kernel)");
   sub->add_flag("--fused-mlp", flags.fused_mlp,
                 "Replace MLP blocks (Linear/Conv1D + GELU/ReLU/SiLU + Linear, SwiGLU/GeGLU) by mlopt::fused_mlp");
+  sub->add_flag("--cuda-graphs", flags.cuda_graphs,
+                "Capture the whole forward as a CUDA graph for the spec's shapes (CUDA only; after the other "
+                "transforms)");
   sub->add_option_function<double>(
          "--tolerance", [&flags](double t) { flags.tolerance = t; },
          "Largest accepted output error relative to the output's scale (default by dtype: fp32 1e-4, fp16 1e-2, "

@@ -14,12 +14,11 @@ namespace mlopt::cli {
 struct TransformFlags {
   bool flash_attention = false;
   bool fused_mlp = false;
+  bool cuda_graphs = false;
   std::optional<double> tolerance;
 
   // Throws UsageError when no transform is chosen.
   TransformOptions options() const;
-  // "flash_attention+fused_mlp": the variant name of the optimized model.
-  std::string variant() const;
 };
 
 void add_transform_flags(CLI::App* sub, TransformFlags& flags);

@@ -3,7 +3,9 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +15,24 @@
 #include "mlp_sm90.h"
 
 namespace mlopt::kernels {
+
+namespace mlp_detail {
+namespace {
+// The process-wide forced kSm90 configuration (mlp_sm90.h); -1 = none.
+std::atomic<int> forced_sm90_config{-1};
+}  // namespace
+
+void sm90_force_config(std::optional<Sm90GemmConfig> config) {
+  forced_sm90_config.store(config ? static_cast<int>(*config) : -1);
+}
+
+std::optional<Sm90GemmConfig> sm90_forced_config() {
+  const int c = forced_sm90_config.load();
+  if (c < 0) return std::nullopt;
+  return static_cast<Sm90GemmConfig>(c);
+}
+}  // namespace mlp_detail
+
 namespace {
 
 using mlp_detail::Epilogue;

@@ -23,12 +23,62 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/mlp.h"
 
 namespace mlopt::kernels::mlp_detail {
+
+// The GEMM configurations compiled in (mlp_sm90_gemm.cuh, Sm90ConfigTraits,
+// has their tile/cluster/schedule types), one .cu per (dtype, config).
+// Cooperative: both consumer warpgroups share one tile (each a half along
+// M), the epilogue runs while the producer prefetches the next tile.
+// Pingpong: each consumer warpgroup owns a whole tile, and one's epilogue
+// overlaps the other's mainloop. Cluster a x b: a CTAs along M (tokens)
+// share each weight tile by TMA multicast, b CTAs along N share the x tile.
+// Stages: as many as fit in 227 KiB (StageCountAutoCarveout; the epilogue
+// uses no shared memory): 4 for 128x256 and 256x128, 5 for 64x256, 7 for
+// 128x128 — deeper rings only hide more latency, so take all there are.
+enum class Sm90GemmConfig {
+  kCoop128x256C2x1,  // the first one (fp16 and bf16)
+  kCoop128x256C1x2,
+  kCoop128x256C1x1,
+  kCoop256x128C1x2,
+  kCoop256x128C2x1,
+  kPing128x128C2x1,
+  kPing128x128C1x1,
+  kPing64x256C1x1,
+};
+inline constexpr Sm90GemmConfig kSm90Configs[] = {
+    Sm90GemmConfig::kCoop128x256C2x1, Sm90GemmConfig::kCoop128x256C1x2, Sm90GemmConfig::kCoop128x256C1x1,
+    Sm90GemmConfig::kCoop256x128C1x2, Sm90GemmConfig::kCoop256x128C2x1, Sm90GemmConfig::kPing128x128C2x1,
+    Sm90GemmConfig::kPing128x128C1x1, Sm90GemmConfig::kPing64x256C1x1,
+};
+
+inline const char* to_string(Sm90GemmConfig c) {
+  switch (c) {
+    case Sm90GemmConfig::kCoop128x256C2x1: return "coop_128x256_c2x1";
+    case Sm90GemmConfig::kCoop128x256C1x2: return "coop_128x256_c1x2";
+    case Sm90GemmConfig::kCoop128x256C1x1: return "coop_128x256_c1x1";
+    case Sm90GemmConfig::kCoop256x128C1x2: return "coop_256x128_c1x2";
+    case Sm90GemmConfig::kCoop256x128C2x1: return "coop_256x128_c2x1";
+    case Sm90GemmConfig::kPing128x128C2x1: return "ping_128x128_c2x1";
+    case Sm90GemmConfig::kPing128x128C1x1: return "ping_128x128_c1x1";
+    case Sm90GemmConfig::kPing64x256C1x1: return "ping_64x256_c1x1";
+  }
+  return "?";
+}
+
+// Which configurations are compiled for a dtype: all for fp16 (the tuning
+// set), only the first for bf16 (compile time; add a mlp_sm90_bf16_<config>.cu
+// like the fp16 ones and list it here to build another).
+constexpr bool sm90_config_built(Sm90GemmConfig c, MlpDType dtype) {
+  return dtype == MlpDType::kFloat16 || c == Sm90GemmConfig::kCoop128x256C2x1;
+}
 
 // One up projection: h[m, n_out] from x[m, k] and w (n_out features, or
 // 2 n_out interleaved gate/up features when gated) in `layout`.
@@ -41,7 +91,33 @@ struct Sm90UpArgs {
   bool gated = false;
   Activation activation = Activation::kNone;
   WeightLayout layout = WeightLayout::kOutIn;
+  Sm90GemmConfig config = Sm90GemmConfig::kCoop128x256C2x1;  // must be built for the dtype
 };
+
+// The configuration kSm90 runs for these params, from bench_mlp_sm90_tune
+// on an H100. Edit this table from its output (the fastest config per
+// shape); a config not built for the dtype falls back to the first.
+//   status: not yet tuned — every shape takes the first configuration.
+//   (measured 2026-11-25 at 0.48-0.99x of the cuBLASLt path, so kAuto does
+//   not take kSm90 at all; mlp_launch.cpp.)
+inline Sm90GemmConfig sm90_table_config(int tokens, bool gated, WeightLayout layout) {
+  (void)tokens;
+  (void)gated;
+  (void)layout;
+  return Sm90GemmConfig::kCoop128x256C2x1;
+}
+
+// Tests and benchmarks force one configuration for every kSm90 call in the
+// process (nullopt: back to the table). Defined in mlp_launch.cpp; not
+// thread-safe against concurrent kSm90 calls (set it before, reset after).
+void sm90_force_config(std::optional<Sm90GemmConfig> config);
+std::optional<Sm90GemmConfig> sm90_forced_config();
+
+inline Sm90GemmConfig sm90_default_config(const MlpParams& p) {
+  Sm90GemmConfig c = sm90_table_config(p.tokens, p.gated, p.layout);
+  if (const auto forced = sm90_forced_config()) c = *forced;
+  return sm90_config_built(c, p.dtype) ? c : Sm90GemmConfig::kCoop128x256C2x1;
+}
 
 inline Sm90UpArgs sm90_up_args(const MlpParams& p, void* h) {
   Sm90UpArgs a;
@@ -55,6 +131,7 @@ inline Sm90UpArgs sm90_up_args(const MlpParams& p, void* h) {
   a.gated = p.gated;
   a.activation = p.activation;
   a.layout = p.layout;
+  a.config = sm90_default_config(p);
   return a;
 }
 
@@ -97,22 +174,51 @@ inline bool sm90_device() {
 }
 
 #ifdef MLOPT_KERNELS_HAVE_SM90
-// Per dtype (mlp_sm90_fp16.cu, mlp_sm90_bf16.cu): the GEMM's own device
-// workspace (its tile scheduler's), and the launch on `stream`. Throws
+// One (dtype, config): the GEMM's own device workspace (its tile
+// scheduler's) and the launch on `stream`, both weight layouts. Throw
 // std::invalid_argument when CUTLASS cannot implement the problem,
 // std::runtime_error when the launch fails.
-std::size_t sm90_up_workspace_fp16(const Sm90UpArgs& a);
-std::size_t sm90_up_workspace_bf16(const Sm90UpArgs& a);
-void run_sm90_up_fp16(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream);
-void run_sm90_up_bf16(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream);
+struct Sm90Entry {
+  std::size_t (*workspace)(const Sm90UpArgs& a);
+  void (*run)(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream);
+};
+// mlp_sm90_<dtype>_<config>.cu, one each.
+Sm90Entry sm90_entry_fp16_coop128x256_c2x1();
+Sm90Entry sm90_entry_fp16_coop128x256_c1x2();
+Sm90Entry sm90_entry_fp16_coop128x256_c1x1();
+Sm90Entry sm90_entry_fp16_coop256x128_c1x2();
+Sm90Entry sm90_entry_fp16_coop256x128_c2x1();
+Sm90Entry sm90_entry_fp16_ping128x128_c2x1();
+Sm90Entry sm90_entry_fp16_ping128x128_c1x1();
+Sm90Entry sm90_entry_fp16_ping64x256_c1x1();
+Sm90Entry sm90_entry_bf16_coop128x256_c2x1();
+
+// Throws std::invalid_argument for a config not built for the dtype.
+inline Sm90Entry sm90_entry(Sm90GemmConfig c, MlpDType dtype) {
+  if (dtype == MlpDType::kBFloat16) {
+    if (c == Sm90GemmConfig::kCoop128x256C2x1) return sm90_entry_bf16_coop128x256_c2x1();
+  } else {
+    switch (c) {
+      case Sm90GemmConfig::kCoop128x256C2x1: return sm90_entry_fp16_coop128x256_c2x1();
+      case Sm90GemmConfig::kCoop128x256C1x2: return sm90_entry_fp16_coop128x256_c1x2();
+      case Sm90GemmConfig::kCoop128x256C1x1: return sm90_entry_fp16_coop128x256_c1x1();
+      case Sm90GemmConfig::kCoop256x128C1x2: return sm90_entry_fp16_coop256x128_c1x2();
+      case Sm90GemmConfig::kCoop256x128C2x1: return sm90_entry_fp16_coop256x128_c2x1();
+      case Sm90GemmConfig::kPing128x128C2x1: return sm90_entry_fp16_ping128x128_c2x1();
+      case Sm90GemmConfig::kPing128x128C1x1: return sm90_entry_fp16_ping128x128_c1x1();
+      case Sm90GemmConfig::kPing64x256C1x1: return sm90_entry_fp16_ping64x256_c1x1();
+    }
+  }
+  throw std::invalid_argument(std::string("mlp: the Hopper up projection's configuration ") + to_string(c) +
+                              " is not built for " + mlopt::kernels::to_string(dtype));
+}
 
 inline std::size_t sm90_up_workspace(const Sm90UpArgs& a, MlpDType dtype) {
-  return dtype == MlpDType::kFloat16 ? sm90_up_workspace_fp16(a) : sm90_up_workspace_bf16(a);
+  return sm90_entry(a.config, dtype).workspace(a);
 }
 inline void run_sm90_up(const Sm90UpArgs& a, MlpDType dtype, void* workspace, std::size_t workspace_bytes,
                         cudaStream_t stream) {
-  dtype == MlpDType::kFloat16 ? run_sm90_up_fp16(a, workspace, workspace_bytes, stream)
-                              : run_sm90_up_bf16(a, workspace, workspace_bytes, stream);
+  sm90_entry(a.config, dtype).run(a, workspace, workspace_bytes, stream);
 }
 #endif
 

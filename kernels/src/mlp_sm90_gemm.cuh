@@ -19,15 +19,15 @@
 //   Sm90UpGemm<T,L>  mainloop from the CollectiveBuilder + kernel + adapter
 //   run_sm90_up_typed  arguments, checks, launch
 //
-// Tile 128 x 256 x 64, cooperative (both consumer warpgroups on one tile,
-// 64 x 256 each), cluster 2 x 1: the two CTAs of a cluster work on
-// neighbouring token tiles of the same weight tile, so each 256-feature
-// weight tile is fetched once from L2 and multicast to both. The weight
-// tile is the wide one because it is the operand that every token tile
-// re-reads. Shared memory: (128 + 256) x 64 x 2 bytes = 48 KiB per stage,
-// 4 stages. The persistent tile scheduler launches one CTA per SM and walks
-// the tiles; while the consumers run this epilogue, the producer warp is
-// already loading the next tile's first stages.
+// The tile, cluster and schedule are one of Sm90GemmConfig's (mlp_sm90.h),
+// Sm90ConfigTraits below; each (dtype, config) is instantiated in its own
+// mlp_sm90_<dtype>_<config>.cu. The first one: tile 128 x 256 x 64,
+// cooperative (both consumer warpgroups on one tile, 64 x 256 each),
+// cluster 2 x 1: the two CTAs of a cluster work on neighbouring token tiles
+// of the same weight tile, so each 256-feature weight tile is fetched once
+// from L2 and multicast to both. The persistent tile scheduler launches one
+// CTA per SM and walks the tiles; while the consumers run this epilogue,
+// the producer warp is already loading the next tile's first stages.
 //
 // Residues: TMA zero-fills loads past M, N and K (so partial tiles compute
 // zeros there), and the epilogue predicates every store on (m < M, n < N).
@@ -124,14 +124,17 @@ class Sm90UpEpilogue {
                                               cutlass::CudaHostAdapter* = nullptr) {
     return cutlass::Status::kSuccess;
   }
-  // h holds N (plain) or N / 2 (gated) columns of each row; element pairs
-  // are stored as 4-byte words, so the row stride must be even (d_ff is a
-  // multiple of 8).
+  // h holds N (plain) or N / 2 (gated) columns of each row. Each thread
+  // stores one 8-column accumulator block at a time: 16 bytes of h (plain)
+  // or 8 bytes (gated), at a column that is a multiple of 8 (plain) or 4
+  // (gated); so rows must start 16-byte aligned (ld_h a multiple of 8:
+  // d_ff is, validate() checks) and N must be a multiple of 8 (a block is
+  // either wholly inside or wholly past the end).
   template <class ProblemShape>
   static bool can_implement(ProblemShape const& problem_shape, Arguments const& args) {
     const auto n = cute::get<1>(problem_shape);
     const int64_t columns = args.gated ? int64_t{n} / 2 : int64_t{n};
-    return args.h != nullptr && n % 2 == 0 && args.ld_h % 2 == 0 && columns == args.ld_h;
+    return args.h != nullptr && n % 8 == 0 && args.ld_h % 8 == 0 && columns == args.ld_h;
   }
 
   CUTLASS_HOST_DEVICE explicit Sm90UpEpilogue(Params const& params, SharedStorage const& = SharedStorage())
@@ -162,24 +165,37 @@ class Sm90UpEpilogue {
     static_assert(decltype(size(tc))::value == decltype(size(accumulators))::value,
                   "one coordinate per accumulator");
 
-    // The pairing, checked on the layout rather than assumed: in the
-    // thread's fragment, element 2i+1 is one column right of element 2i in
-    // the same row. The same partition of a static identity tile has static
-    // strides; its flattened first mode must be 2 long and step one column
-    // (the basis vector of mode 1, N). Both tensors come from partition_C
-    // of one tiled MMA over the same tile, so index i means the same
-    // element in both. (The even start column, 8j + 2 (lane % 4) within
-    // the tile, is wgmma's accumulator layout.)
+    // The layout this epilogue relies on, checked rather than assumed.
+    // (1) In a thread's fragment ((2, 2, NJ), MMA_M, MMA_N): mode (0,0) is
+    //     two adjacent columns of one row (a pair), mode (0,2) steps 8
+    //     columns (wgmma's accumulator: columns 8j + 2 (lane % 4) + {0, 1}).
+    //     The same partition of a static identity tile has static strides.
     using StaticPartition =
         decltype(thr_mma.partition_C(make_identity_tensor(take<0, 2>(BlockShapeMNK{}))));
     using PartitionLayout = typename StaticPartition::layout_type;
-    using FlatShape = decltype(flatten(shape(PartitionLayout{})));
-    using FlatStride = decltype(flatten(stride(PartitionLayout{})));
-    static_assert(decltype(get<0>(FlatShape{}))::value == 2, "accumulator pairs");
-    static_assert(cute::is_same_v<cute::remove_cvref_t<decltype(get<0>(FlatStride{}))>, cute::E<1>>,
+    using Shape0 = decltype(get<0>(shape(PartitionLayout{})));
+    using Stride0 = decltype(get<0>(stride(PartitionLayout{})));
+    static_assert(rank(Shape0{}) == 3, "the fragment's first mode is (pair, row half, column block)");
+    static_assert(decltype(get<0>(Shape0{}))::value == 2, "accumulator pairs");
+    static_assert(cute::is_same_v<cute::remove_cvref_t<decltype(get<0>(Stride0{}))>, cute::E<1>>,
                   "a pair is two adjacent columns of one row");
+    static_assert(decltype(get<2>(Shape0{}))::value % 4 == 0, "column blocks come in fours");
+    static_assert(cute::is_same_v<cute::remove_cvref_t<decltype(get<2>(Stride0{}))>,
+                                  cute::remove_cvref_t<decltype(cute::Int<8>{} * cute::E<1>{})>>,
+                  "column blocks are 8 columns apart");
     static_assert(cute::is_same_v<decltype(shape(PartitionLayout{})), decltype(shape(FrgLayout{}))>,
                   "the accumulators are partitioned like the coordinates");
+    // (2) Across threads: lanes 4r..4r+3 hold the same row, their pairs 2
+    //     columns apart (lane % 4 = the pair's place in its 8-column block),
+    //     so the 4 lanes of a quad hold one row's whole block and can swap
+    //     elements with __shfl_xor by 1..3. The tiled MMA's (thread, value)
+    //     -> (m + TileM n) layout says where thread t's value 0 lies.
+    using TV = decltype(TiledMma{}.get_layoutC_TV());
+    constexpr int kTileMmaM = decltype(cute::tile_size<0>(TiledMma{}))::value;
+    constexpr int kT0 = TV{}(0, 0), kT1 = TV{}(1, 0), kT2 = TV{}(2, 0), kT3 = TV{}(3, 0), kT4 = TV{}(4, 0);
+    static_assert(kT1 - kT0 == 2 * kTileMmaM && kT2 - kT0 == 4 * kTileMmaM && kT3 - kT0 == 6 * kTileMmaM,
+                  "lanes 0..3 hold pairs 2 columns apart in one row");
+    static_assert(kT4 - kT0 == 1, "lane 4 starts the next row");
 
     switch (params_.activation) {
       case Activation::kNone: return finish<Activation::kNone>(accumulators, tc, m_size, n_size);
@@ -191,45 +207,108 @@ class Sm90UpEpilogue {
   }
 
  private:
-  // The activation as a template argument, so activate() folds to one
-  // function and the element loop has no switch in it.
+  // v[k] for a k known only at run time, by selects (no local memory).
+  template <typename V>
+  CUTLASS_DEVICE static V pick(const V (&v)[4], int k) {
+    return k == 0 ? v[0] : k == 1 ? v[1] : k == 2 ? v[2] : v[3];
+  }
+
+  // The 4 lanes of a quad hold V[s][t] (lane t, s = 0..3) and leave with
+  // V[t][u] (u = 0..3): a 4 x 4 transpose through __shfl_xor. Lane t needs
+  // V[t][u] from lane u = t ^ r, which sends its V[t][u] = its v[t] =
+  // v[u ^ r]. Every lane of the warp must call it (full mask).
+  template <typename V>
+  CUTLASS_DEVICE static void quad_transpose(V (&v)[4], int t) {
+    V w[4];
+    CUTLASS_PRAGMA_UNROLL
+    for (int u = 0; u < 4; ++u) w[u] = v[u];  // w[t] = v[t] stays; the rest is overwritten below
+    CUTLASS_PRAGMA_UNROLL
+    for (int r = 1; r < 4; ++r) {
+      const V got = __shfl_xor_sync(0xffffffffu, pick(v, t ^ r), r);
+      CUTLASS_PRAGMA_UNROLL
+      for (int u = 0; u < 4; ++u) w[u] = u == (t ^ r) ? got : w[u];
+    }
+    CUTLASS_PRAGMA_UNROLL
+    for (int u = 0; u < 4; ++u) v[u] = w[u];
+  }
+
+  CUTLASS_DEVICE static uint32_t bits(NativePair p) { return *reinterpret_cast<uint32_t*>(&p); }
+
+  // Per (row half, MMA_M, MMA_N) and four 8-column blocks j0..j0+3 of one
+  // row: each lane of the quad finishes its pair in each block (plain: a
+  // packed pair of outputs; gated: one output, gate*up), the quad
+  // transposes so that lane t holds all of block j0 + t, and each lane
+  // stores its block with one 16-byte (plain) or 8-byte (gated) store.
+  // Blocks (8 columns, N a multiple of 8) lie wholly inside or past N.
   template <Activation kAct, class Acc, class Coords>
   CUTLASS_DEVICE void finish(Acc const& acc, Coords const& tc, int m_size, int n_size) const {
     using namespace cute;
     auto* h = static_cast<Native*>(params_.h);
     const auto* bias = static_cast<const NativePair*>(params_.bias);  // pairs: n is even, bias 16-byte aligned
     const int64_t ld = params_.ld_h;
-    constexpr int kPairs = decltype(size(std::declval<Acc const&>()))::value / 2;
-    if (params_.gated) {
+    constexpr int kRowHalves = decltype(size<0, 1>(std::declval<Acc const&>()))::value;
+    constexpr int kBlocks = decltype(size<0, 2>(std::declval<Acc const&>()))::value;
+    constexpr int kMmaM = decltype(size<1>(std::declval<Acc const&>()))::value;
+    constexpr int kMmaN = decltype(size<2>(std::declval<Acc const&>()))::value;
+    // This lane's place in its quad, from its first element's column.
+    const int t = (get<1>(tc(0)) & 7) >> 1;
+
+    CUTLASS_PRAGMA_UNROLL
+    for (int mn = 0; mn < kMmaN; ++mn) {
       CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < kPairs; ++i) {
-        const int m = get<0>(tc(2 * i));
-        const int n = get<1>(tc(2 * i));  // even: the gate; n + 1 is its up
-        if (m < m_size && n < n_size) {   // N even, so n + 1 < N too
-          float gate = acc(2 * i), up = acc(2 * i + 1);
-          if (bias != nullptr) {
-            const float2 b = Convert<Native>::to_float2(bias[n / 2]);
-            gate += b.x;
-            up += b.y;
+      for (int mm = 0; mm < kMmaM; ++mm) {
+        CUTLASS_PRAGMA_UNROLL
+        for (int rh = 0; rh < kRowHalves; ++rh) {
+          CUTLASS_PRAGMA_UNROLL
+          for (int j0 = 0; j0 < kBlocks; j0 += 4) {
+            const auto first = make_coord(make_coord(0, rh, j0), mm, mn);
+            const int m = get<0>(tc(first));
+            // The start column of block j0 + t (blocks are 8 apart).
+            const int n_block = (get<1>(tc(first)) & ~7) + 8 * t;
+            if (params_.gated) {
+              float v[4];
+              CUTLASS_PRAGMA_UNROLL
+              for (int s = 0; s < 4; ++s) {
+                const auto e0 = make_coord(make_coord(0, rh, j0 + s), mm, mn);
+                const auto e1 = make_coord(make_coord(1, rh, j0 + s), mm, mn);
+                const int n = get<1>(tc(e0));  // even: the gate; n + 1 is its up
+                float gate = acc(e0), up = acc(e1);
+                if (bias != nullptr && n < n_size) {
+                  const float2 b = Convert<Native>::to_float2(bias[n / 2]);
+                  gate += b.x;
+                  up += b.y;
+                }
+                v[s] = activate(gate, kAct) * up;
+              }
+              quad_transpose(v, t);
+              if (m < m_size && n_block < n_size) {
+                // Outputs n_block / 2 .. + 3: 8 bytes, 8-byte aligned (n_block % 8 == 0, ld % 8 == 0).
+                const uint2 out = make_uint2(bits(Convert<Native>::pair(v[0], v[1])),
+                                             bits(Convert<Native>::pair(v[2], v[3])));
+                *reinterpret_cast<uint2*>(h + int64_t{m} * ld + n_block / 2) = out;
+              }
+            } else {
+              uint32_t v[4];
+              CUTLASS_PRAGMA_UNROLL
+              for (int s = 0; s < 4; ++s) {
+                const auto e0 = make_coord(make_coord(0, rh, j0 + s), mm, mn);
+                const auto e1 = make_coord(make_coord(1, rh, j0 + s), mm, mn);
+                const int n = get<1>(tc(e0));
+                float v0 = acc(e0), v1 = acc(e1);
+                if (bias != nullptr && n < n_size) {
+                  const float2 b = Convert<Native>::to_float2(bias[n / 2]);
+                  v0 += b.x;
+                  v1 += b.y;
+                }
+                v[s] = bits(Convert<Native>::pair(activate(v0, kAct), activate(v1, kAct)));
+              }
+              quad_transpose(v, t);
+              if (m < m_size && n_block < n_size) {
+                // Columns n_block .. + 7: 16 bytes, 16-byte aligned (n_block % 8 == 0, ld % 8 == 0).
+                *reinterpret_cast<uint4*>(h + int64_t{m} * ld + n_block) = make_uint4(v[0], v[1], v[2], v[3]);
+              }
+            }
           }
-          h[int64_t{m} * ld + n / 2] = Convert<Native>::from_float(activate(gate, kAct) * up);
-        }
-      }
-    } else {
-      CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < kPairs; ++i) {
-        const int m = get<0>(tc(2 * i));
-        const int n = get<1>(tc(2 * i));
-        if (m < m_size && n < n_size) {  // N even, so n + 1 < N too
-          float v0 = acc(2 * i), v1 = acc(2 * i + 1);
-          if (bias != nullptr) {
-            const float2 b = Convert<Native>::to_float2(bias[n / 2]);
-            v0 += b.x;
-            v1 += b.y;
-          }
-          // Columns n, n+1 of row m: one 4-byte store (n even, ld even).
-          *reinterpret_cast<NativePair*>(h + int64_t{m} * ld + n) =
-              Convert<Native>::pair(activate(v0, kAct), activate(v1, kAct));
         }
       }
     }
@@ -238,25 +317,78 @@ class Sm90UpEpilogue {
   Params params_;
 };
 
+// The tile (M x N x K), cluster (M x N) and kernel schedule of each
+// Sm90GemmConfig (mlp_sm90.h says what they mean).
+template <Sm90GemmConfig kConfig>
+struct Sm90ConfigTraits;
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kCoop128x256C2x1> {
+  using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kCoop128x256C1x2> {
+  using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_1, cute::_2, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kCoop128x256C1x1> {
+  using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_1, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kCoop256x128C1x2> {
+  using TileShape = cute::Shape<cute::_256, cute::_128, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_1, cute::_2, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kCoop256x128C2x1> {
+  using TileShape = cute::Shape<cute::_256, cute::_128, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kPing128x128C2x1> {
+  using TileShape = cute::Shape<cute::_128, cute::_128, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kPing128x128C1x1> {
+  using TileShape = cute::Shape<cute::_128, cute::_128, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_1, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+};
+template <>
+struct Sm90ConfigTraits<Sm90GemmConfig::kPing64x256C1x1> {
+  using TileShape = cute::Shape<cute::_64, cute::_256, cute::_64>;
+  using ClusterShape = cute::Shape<cute::_1, cute::_1, cute::_1>;
+  using Schedule = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+};
+
 // The GEMM type for one dtype and weight layout. A = x [M, K] row-major
 // (K-major). B = the weight as CUTLASS's [N, K] operand: nn.Linear's
 // [out, in] is K-major (ColumnMajor tag), Conv1D's [in, out] N-major
 // (RowMajor tag).
-template <typename Element, WeightLayout kLayout>
+template <typename Element, WeightLayout kLayout, Sm90GemmConfig kConfig>
 struct Sm90UpGemm {
   using LayoutA = cutlass::layout::RowMajor;
   using LayoutB =
       std::conditional_t<kLayout == WeightLayout::kOutIn, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
   static constexpr int kAlignment = 8;  // elements per 16 bytes: TMA's granule
-  using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
-  using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using TileShape = typename Sm90ConfigTraits<kConfig>::TileShape;
+  using ClusterShape = typename Sm90ConfigTraits<kConfig>::ClusterShape;
 
   using Epilogue = cutlass::epilogue::collective::detail::Sm90TmaWarpSpecializedAdapter<Sm90UpEpilogue<Element>>;
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA, kAlignment, Element, LayoutB, kAlignment,
       float, TileShape, ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
-      cutlass::gemm::KernelTmaWarpSpecializedCooperative>::CollectiveOp;
+      typename Sm90ConfigTraits<kConfig>::Schedule>::CollectiveOp;
   using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, Mainloop, Epilogue,
                                                       cutlass::gemm::PersistentScheduler>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
@@ -293,15 +425,18 @@ struct Sm90UpGemm {
   // But CUTLASS rounds the tile grid up to whole bands (token tiles to
   // multiples of band x cluster, weight tiles to multiples of band) and
   // runs the padding tiles (zero-filled loads, no stores): so take the
-  // widest band that adds at most 3% of tiles, else none.
+  // widest band that adds at most 3% of tiles, else none. (The numbers are
+  // for the first config; the rounding is CUTLASS's for any cluster.)
   static int swizzle_for(int m, int n) {
     constexpr int64_t kTileM = cute::size<0>(TileShape{}), kTileN = cute::size<1>(TileShape{});
-    constexpr int64_t kClusterM = cute::size<0>(ClusterShape{});
+    constexpr int64_t kClusterM = cute::size<0>(ClusterShape{}), kClusterN = cute::size<1>(ClusterShape{});
     const auto round_up = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
     const int64_t m_tiles = (m + kTileM - 1) / kTileM, n_tiles = (n + kTileN - 1) / kTileN;
-    const int64_t unbanded = round_up(m_tiles, kClusterM) * n_tiles;
+    const int64_t unbanded = round_up(m_tiles, kClusterM) * round_up(n_tiles, kClusterN);
     for (int band : {8, 4, 2}) {
-      if (round_up(m_tiles, band * kClusterM) * round_up(n_tiles, band) * 100 <= unbanded * 103) return band;
+      if (round_up(m_tiles, band * kClusterM) * round_up(n_tiles, band * kClusterN) * 100 <= unbanded * 103) {
+        return band;
+      }
     }
     return 1;
   }
@@ -314,20 +449,20 @@ inline int current_sm_count() {
   return count;
 }
 
-template <typename Element, WeightLayout kLayout>
+template <typename Element, WeightLayout kLayout, Sm90GemmConfig kConfig>
 std::size_t workspace_typed(const Sm90UpArgs& a) {
-  using G = Sm90UpGemm<Element, kLayout>;
+  using G = Sm90UpGemm<Element, kLayout, kConfig>;
   return G::Gemm::get_workspace_size(G::arguments(a, current_sm_count()));
 }
 
-template <typename Element, WeightLayout kLayout>
+template <typename Element, WeightLayout kLayout, Sm90GemmConfig kConfig>
 void run_typed(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
-  using G = Sm90UpGemm<Element, kLayout>;
+  using G = Sm90UpGemm<Element, kLayout, kConfig>;
   const auto args = G::arguments(a, current_sm_count());
   if (G::Gemm::can_implement(args) != cutlass::Status::kSuccess) {
-    throw std::invalid_argument("mlp: the Hopper up projection cannot run m=" + std::to_string(a.m) +
-                                " n=" + std::to_string(a.n_out) + " k=" + std::to_string(a.k) +
-                                " (CUTLASS can_implement refused: sizes or alignment)");
+    throw std::invalid_argument("mlp: the Hopper up projection (" + std::string(to_string(kConfig)) +
+                                ") cannot run m=" + std::to_string(a.m) + " n=" + std::to_string(a.n_out) +
+                                " k=" + std::to_string(a.k) + " (CUTLASS can_implement refused: sizes or alignment)");
   }
   const std::size_t needed = G::Gemm::get_workspace_size(args);
   if (needed > workspace_bytes || (needed > 0 && workspace == nullptr)) {
@@ -350,16 +485,23 @@ void run_typed(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes
   }
 }
 
-template <typename Element>
-std::size_t workspace_for(const Sm90UpArgs& a) {
-  return a.layout == WeightLayout::kOutIn ? workspace_typed<Element, WeightLayout::kOutIn>(a)
-                                          : workspace_typed<Element, WeightLayout::kInOut>(a);
-}
-
-template <typename Element>
-void run_for(const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
-  a.layout == WeightLayout::kOutIn ? run_typed<Element, WeightLayout::kOutIn>(a, workspace, workspace_bytes, stream)
-                                   : run_typed<Element, WeightLayout::kInOut>(a, workspace, workspace_bytes, stream);
+// Both weight layouts of one (dtype, config): what a mlp_sm90_<dtype>_<config>.cu returns.
+template <typename Element, Sm90GemmConfig kConfig>
+Sm90Entry entry() {
+  Sm90Entry e;
+  e.workspace = [](const Sm90UpArgs& a) {
+    return a.layout == WeightLayout::kOutIn ? workspace_typed<Element, WeightLayout::kOutIn, kConfig>(a)
+                                            : workspace_typed<Element, WeightLayout::kInOut, kConfig>(a);
+  };
+  e.run = [](const Sm90UpArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
+    if (a.config != kConfig) {
+      throw std::logic_error("mlp: the Hopper up projection was dispatched to the wrong configuration");
+    }
+    a.layout == WeightLayout::kOutIn
+        ? run_typed<Element, WeightLayout::kOutIn, kConfig>(a, workspace, workspace_bytes, stream)
+        : run_typed<Element, WeightLayout::kInOut, kConfig>(a, workspace, workspace_bytes, stream);
+  };
+  return e;
 }
 
 }  // namespace mlopt::kernels::mlp_detail::sm90

@@ -334,6 +334,19 @@ TEST(MlpNegatives, ActivationUsedTwiceOrWeightsFromInputsAreLeftAlone) {
   EXPECT_NE(o.missed[1].reason.find("constant weights"), std::string::npos) << o.missed[1].reason;
 }
 
+TEST(CudaGraphs, OnTheCpuTheTransformSaysWhyNot) {
+  TransformOptions options;
+  options.cuda_graphs = true;
+  const auto result =
+      mlopt::apply_transforms(Model::load(mlopt::test::tiny_gpt2()), InputSpec::parse("ids:int64[1,8]"), options);
+  ASSERT_EQ(result.outcomes.size(), 1u);
+  const auto& o = result.outcomes[0];
+  EXPECT_EQ(o.transform, "cuda_graphs");
+  EXPECT_FALSE(o.applied);
+  ASSERT_EQ(o.missed.size(), 1u);
+  EXPECT_NE(o.missed[0].reason.find("need a CUDA device"), std::string::npos) << o.missed[0].reason;
+}
+
 TEST(Verification, WrongRewriteIsRolledBack) {
   // A deliberately wrong rewrite: every softmax becomes a sigmoid.
   const auto model = Model::load(mlopt::test::tiny_gpt2());

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,7 @@
 #include "mlopt/kernels/half_bits.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlopt/kernels/poison.h"
+#include "mlp_sm90.h"  // internal: the Hopper path's configurations (Sm90GemmConfig)
 
 using namespace mlopt::kernels;
 
@@ -362,18 +364,18 @@ TEST(MlpGpu, SixteenThousandTokens) {
   }
 }
 
-// The Hopper path on its own: every activation, gated (interleaved) and
-// plain, both weight layouts, fp16 and bf16, with token counts and sizes
-// that are not multiples of its 128 x 256 x 64 tile (d_model 264: four K
-// tiles and 8 columns of a fifth; gated d_ff 520: 1040 GEMM columns, the
-// last tile 16 wide).
-TEST(MlpGpu, Sm90EveryActivationLayoutAndResidue) {
-  SKIP_WITHOUT_GPU();
-  if (!sm90_here()) GTEST_SKIP() << sm90_missing();
-  std::mt19937 rng(std::random_device{}());
+namespace {
+
+// The Hopper path's correctness cases: every activation, gated (interleaved)
+// and plain, both weight layouts, the given dtypes, with token counts and
+// sizes that are not multiples of any configuration's tiles (d_model 264:
+// four K tiles and 8 columns of a fifth; gated d_ff 520: 1040 GEMM columns,
+// the last 128-wide tile 16 wide, the last 256-wide one 16 wide; plain d_ff
+// 1032: a last tile 8 wide, less than one 32-column store group).
+void sm90_cases(std::mt19937& rng, std::initializer_list<MlpDType> dtypes) {
   const int token_counts[] = {1, 77, 300, 1000};
   int run = 0;
-  for (MlpDType dtype : {kF16, kBF16})
+  for (MlpDType dtype : dtypes)
     for (Activation a : kActivations)
       for (WeightLayout layout : {WeightLayout::kOutIn, WeightLayout::kInOut})
         for (bool gated : {false, true}) {
@@ -398,6 +400,7 @@ TEST(MlpGpu, Sm90EveryActivationLayoutAndResidue) {
     Case c;
     c.impl = MlpImpl::kSm90;
     c.dtype = gated ? kBF16 : kF16;
+    if (std::find(dtypes.begin(), dtypes.end(), c.dtype) == dtypes.end()) c.dtype = *dtypes.begin();
     c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
     c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
     c.gated = gated;
@@ -410,6 +413,61 @@ TEST(MlpGpu, Sm90EveryActivationLayoutAndResidue) {
     c.tokens = 129;
     c.d_model = 40;
     c.d_ff = 264;
+    run_case(c, rng);
+  }
+}
+
+// Forces one kSm90 configuration for the scope (also when an assertion
+// throws or returns early), then hands the choice back to the table.
+struct ForcedSm90Config {
+  explicit ForcedSm90Config(mlp_detail::Sm90GemmConfig c) { mlp_detail::sm90_force_config(c); }
+  ~ForcedSm90Config() { mlp_detail::sm90_force_config(std::nullopt); }
+  ForcedSm90Config(const ForcedSm90Config&) = delete;
+  ForcedSm90Config& operator=(const ForcedSm90Config&) = delete;
+};
+
+}  // namespace
+
+// The Hopper path on its own, with the configuration its table picks.
+TEST(MlpGpu, Sm90EveryActivationLayoutAndResidue) {
+  SKIP_WITHOUT_GPU();
+  if (!sm90_here()) GTEST_SKIP() << sm90_missing();
+  std::mt19937 rng(std::random_device{}());
+  sm90_cases(rng, {kF16, kBF16});
+}
+
+// Every compiled configuration (mlp_sm90.h) on the same cases, in each
+// dtype it is built for (all in fp16, the first also in bf16), and on the
+// 16k-token case (many tiles per persistent CTA).
+TEST(MlpGpu, Sm90EveryConfiguration) {
+  SKIP_WITHOUT_GPU();
+  if (!sm90_here()) GTEST_SKIP() << sm90_missing();
+  std::mt19937 rng(std::random_device{}());
+  for (mlp_detail::Sm90GemmConfig config : mlp_detail::kSm90Configs) {
+    SCOPED_TRACE(std::string("sm90 config ") + mlp_detail::to_string(config));
+    const ForcedSm90Config forced(config);
+    ASSERT_TRUE(mlp_detail::sm90_config_built(config, kF16));
+    {
+      MlpParams p;
+      p.dtype = kF16;
+      EXPECT_EQ(mlp_detail::sm90_default_config(p), config);  // the forcing reaches the launch
+    }
+    if (mlp_detail::sm90_config_built(config, kBF16)) {
+      sm90_cases(rng, {kF16, kBF16});
+    } else {
+      sm90_cases(rng, {kF16});
+    }
+    Case c;
+    c.dtype = kF16;
+    c.activation = Activation::kSilu;
+    c.gated = true;
+    c.packing = GateUpPacking::kInterleaved;
+    c.bias = false;
+    c.residual = true;
+    c.tokens = 16384;
+    c.d_model = 64;
+    c.d_ff = 136;
+    c.impl = MlpImpl::kSm90;
     run_case(c, rng);
   }
 }
@@ -478,10 +536,10 @@ TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   run_case(lt, rng);
 }
 
-// Auto follows the H100 measurements (see mlp_launch.cpp): the sm90 path on
-// a cc 9.0 GPU from 256 tokens on where it can run (plain, or gated with
-// interleaved gate/up weights), cuBLASLt otherwise, at every activation; a
-// forced implementation is kept.
+// Auto follows the H100 measurements (see mlp_launch.cpp): cuBLASLt at
+// every size, packing and activation (the sm90 path, measured slower, is
+// never auto's choice, also on a cc 9.0 GPU where it could run); a forced
+// implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   MlpParams p;
   int dummy = 0;
@@ -494,17 +552,19 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
     p.gated = packing < 2;
     p.gate_up = packing == 1 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
     const bool gated = p.gated;
-    const bool sm90_runs = sm90 && (!gated || p.gate_up == GateUpPacking::kInterleaved);
     for (Activation a : {Activation::kSilu, Activation::kGeluTanh, Activation::kGeluErf}) {
       p.activation = a;
       for (int tokens : {1, 16, 64, 65, 128, 255, 256, 1024, 16384}) {
         p.tokens = tokens;
         p.impl = MlpImpl::kAuto;
-        const MlpImpl expected = sm90_runs && tokens >= 256 ? MlpImpl::kSm90 : MlpImpl::kCublasLt;
-        EXPECT_EQ(mlp_chosen_impl(p), expected) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
+        EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
         for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt}) {
           p.impl = forced;
           EXPECT_EQ(mlp_chosen_impl(p), forced);
+        }
+        if (sm90 && (!gated || p.gate_up == GateUpPacking::kInterleaved)) {
+          p.impl = MlpImpl::kSm90;
+          EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kSm90);
         }
       }
     }

@@ -10,6 +10,9 @@
 #include "mlopt/core/transforms.h"
 #include "passes.h"
 #include "tensor_probe.h"
+#if MLOPT_TORCH_CUDA
+#include "cuda_graph_forward.h"
+#endif
 
 namespace mlopt {
 
@@ -33,6 +36,21 @@ std::string first_failure(const Verification& v) {
     return s.str();
   }
   return "unknown";
+}
+
+// Verifies `candidate` against `model` and keeps it (model = candidate) or
+// records why not.
+void verify_and_keep(Model& model, Model candidate, const InputSpec& spec, const TransformOptions& options,
+                     TransformOutcome& outcome) {
+  if (options.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
+  const double tolerance = options.tolerance.value_or(default_tolerance(model.info().dtype));
+  outcome.verification = verify_outputs(model, candidate, spec, options.verify_seeds, tolerance);
+  if (outcome.verification->passed) {
+    outcome.applied = true;
+    model = std::move(candidate);
+  } else {
+    outcome.note = "rolled back: verification failed (" + first_failure(*outcome.verification) + ")";
+  }
 }
 
 GraphRewrite builtin(transforms::PassResult (*pass)(torch::jit::Graph&, const RewriteContext&)) {
@@ -64,20 +82,43 @@ TransformOutcome apply_graph_rewrite(Model& model, const InputSpec& spec, const 
   }
   auto impl = std::make_shared<Model::Impl>(model.impl());
   impl->frozen = module;
+  impl->replacement = nullptr;  // a capture of the old graph does not run the new one
   impl->info.nodes.clear();
   impl->info.inputs.clear();
   describe_forward(impl->frozen, impl->info);
-  Model candidate = Model::from_impl(std::move(impl));
-  const double tolerance = options.tolerance.value_or(default_tolerance(model.info().dtype));
-  outcome.verification = verify_outputs(model, candidate, spec, options.verify_seeds, tolerance);
-  if (outcome.verification->passed) {
-    outcome.applied = true;
-    model = std::move(candidate);
-  } else {
-    outcome.note = "rolled back: verification failed (" + first_failure(*outcome.verification) + ")";
-  }
+  verify_and_keep(model, Model::from_impl(std::move(impl)), spec, options, outcome);
   return outcome;
 }
+
+namespace {
+
+// The cuda_graphs transform: capture, then verify the replay like a rewrite.
+TransformOutcome apply_cuda_graphs(Model& model, const InputSpec& spec, const TransformOptions& options) {
+  TransformOutcome outcome;
+  outcome.transform = kCudaGraphsTransform;
+  const auto miss = [&](const std::string& why) {
+    outcome.missed.push_back({"", "forward", why});
+    outcome.note = "not applied: " + why;
+    return outcome;
+  };
+  if (model.options().device.kind != DeviceKind::Cuda) return miss("CUDA graphs need a CUDA device (--device cuda)");
+#if MLOPT_TORCH_CUDA
+  auto impl = std::make_shared<Model::Impl>(model.impl());
+  try {
+    impl->replacement = capture_cuda_graph(model, make_inputs(model, spec, options.verify_seeds.front()));
+  } catch (const RuntimeError& e) {
+    return miss(e.what());
+  }
+  outcome.matched.push_back({"", impl->replacement->describe()});
+  verify_and_keep(model, Model::from_impl(std::move(impl)), spec, options, outcome);
+#else
+  (void)spec;  // no CUDA libtorch: Model::load refused a CUDA device already
+  (void)options;
+#endif
+  return outcome;
+}
+
+}  // namespace
 
 TransformedModel apply_transforms(const Model& model, const InputSpec& spec, const TransformOptions& options) {
   TransformedModel result{model, {}};
@@ -89,6 +130,7 @@ TransformedModel apply_transforms(const Model& model, const InputSpec& spec, con
     result.outcomes.push_back(apply_graph_rewrite(result.model, spec, options, kFusedMlpTransform,
                                                   builtin(&transforms::rewrite_mlp)));
   }
+  if (options.cuda_graphs) result.outcomes.push_back(apply_cuda_graphs(result.model, spec, options));
   return result;
 }
 

@@ -18,11 +18,25 @@
 
 namespace mlopt {
 
+// Runs a forward some other way than the interpreter when it can (a
+// captured CUDA graph replays for the shapes it was captured at).
+class ForwardReplacement {
+ public:
+  virtual ~ForwardReplacement() = default;
+  // Whether `inputs` are what it was built for (shapes, dtypes, devices).
+  virtual bool fits(const std::vector<c10::IValue>& inputs) const = 0;
+  virtual c10::IValue run(const std::vector<c10::IValue>& inputs) = 0;
+  virtual std::string describe() const = 0;
+};
+
 struct Model::Impl {
   std::filesystem::path file;
   LoadOptions options;
   torch::jit::Module frozen;  // eval, converted, frozen
   ModelInfo info;
+  // Set by the cuda_graphs transform; forward() uses it for inputs it fits
+  // and the interpreter otherwise.
+  std::shared_ptr<ForwardReplacement> replacement;
 };
 
 c10::ScalarType to_scalar_type(DType dtype);

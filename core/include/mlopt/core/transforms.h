@@ -18,6 +18,7 @@ namespace mlopt {
 // The built-in transforms' names (project files and reports use them).
 inline constexpr const char* kFlashAttentionTransform = "flash_attention";
 inline constexpr const char* kFusedMlpTransform = "fused_mlp";
+inline constexpr const char* kCudaGraphsTransform = "cuda_graphs";
 
 // One pattern instance a pass replaced: where (module path) and what it saw
 // ("causal, scale 0.125, GQA 32/8 heads"; "gelu_tanh, Conv1D [in, out]").
@@ -76,6 +77,13 @@ struct TransformOutcome {
 struct TransformOptions {
   bool flash_attention = false;
   bool fused_mlp = false;
+  // Capture the whole forward (after the other transforms) as one CUDA graph
+  // for the spec's shapes, replayed for inputs of those shapes (others run
+  // the interpreter): a small batch's forward is bound by launching hundreds
+  // of kernels, and a replay launches them all at once. Outputs are the
+  // graph's own tensors, valid until the next forward (as torch.compile's
+  // "reduce-overhead" mode). Not stored by save_model: captured at run time.
+  bool cuda_graphs = false;
   // Inputs for verification are drawn from the optimize spec with these seeds.
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   // Tolerance on OutputComparison::error; empty: by the model's dtype
@@ -91,7 +99,8 @@ struct TransformedModel {
   std::vector<TransformOutcome> outcomes;  // one per requested transform, in order applied
 };
 
-// Applies the requested transforms one after another (attention first), each
+// Applies the requested transforms one after another (attention, MLP, then
+// the CUDA-graph capture), each
 // verified against the model as it was before that transform; one that fails
 // is rolled back and reported, never kept. The spec fixes the shapes the
 // passes reason about (e.g. head_dim) and the verification inputs. Throws
