@@ -7,7 +7,8 @@
 //                unfused = linear (gate), linear (up), silu, mul, linear (down)
 //
 // at 1, 16, 128, 1024 and 16384 tokens. "fused" is the op as a transformed
-// graph calls it (its automatic choice of implementation); each of mlopt's
+// graph calls it (its automatic choice of implementation, gated weights
+// packed interleaved as the graph rewrite packs them); each of mlopt's
 // implementations is also timed on its own (kernels API, forced), which is
 // what the automatic choice's thresholds are checked against ("mlopt-sm90",
 // the Hopper up projection, runs a gated MLP on the same weights repacked
@@ -134,16 +135,6 @@ at::Tensor unfused(const Model& m, const Weights& w, const at::Tensor& x) {
   return project(activation(gate, m.activation) * up, w.w_down, w.b_down, m.in_out);
 }
 
-at::Tensor fused_op(const Model& m, const Weights& w, const at::Tensor& x) {
-  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mlopt::fused_mlp", "");
-  const auto optional = [](const at::Tensor& t) { return t.defined() ? c10::IValue(t) : c10::IValue(); };
-  torch::jit::Stack stack{x,           w.w_up,  optional(w.b_up),                   w.w_down,     optional(w.b_down),
-                          m.activation, m.gated, std::string(m.in_out ? "in_out" : "out_in"), c10::IValue(),
-                          std::string("concatenated")};
-  op.callBoxed(&stack);
-  return stack.at(0).toTensor();
-}
-
 // The same weights with gate and up interleaved feature by feature (gate j
 // = feature 2j, up j = 2j+1), as MlpImpl::kSm90 wants them; non-gated
 // weights are returned as they are.
@@ -157,6 +148,19 @@ Weights interleaved(const Model& m, const Weights& w) {
                .contiguous();
   if (w.b_up.defined()) r.b_up = at::stack({w.b_up.narrow(0, 0, f), w.b_up.narrow(0, f, f)}, 1).reshape({2 * f}).contiguous();
   return r;
+}
+
+// The op as mlopt's graph rewrite calls it: gated weights packed
+// interleaved (`w` must be, see interleaved()), which is what the rewrite
+// produces.
+at::Tensor fused_op(const Model& m, const Weights& w, const at::Tensor& x) {
+  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mlopt::fused_mlp", "");
+  const auto optional = [](const at::Tensor& t) { return t.defined() ? c10::IValue(t) : c10::IValue(); };
+  torch::jit::Stack stack{x,           w.w_up,  optional(w.b_up),                   w.w_down,     optional(w.b_down),
+                          m.activation, m.gated, std::string(m.in_out ? "in_out" : "out_in"), c10::IValue(),
+                          std::string(m.gated ? "interleaved" : "concatenated")};
+  op.callBoxed(&stack);
+  return stack.at(0).toTensor();
 }
 
 kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Tensor& x, const at::Tensor& out,
@@ -225,19 +229,22 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
   }
   c.variants.push_back(base);
 
-  // The op, as a graph calls it.
+  // The op, as a graph calls it (gated: on the interleaved weights the
+  // graph rewrite produces).
   Variant fused;
   fused.name = "fused";
   fused.ours = true;
   try {
-    auto p = kernel_params(m, w, x, x, kernels::MlpImpl::kAuto);
+    const Weights graph_weights = interleaved(m, w);
+    auto p = kernel_params(m, graph_weights, x, x, kernels::MlpImpl::kAuto);
+    if (m.gated) p.gate_up = kernels::GateUpPacking::kInterleaved;
     c.auto_impl = kernels::to_string(kernels::mlp_chosen_impl(p));
     const auto sizes = kernels::mlp_workspace_sizes(p);
     fused.intermediate_bytes = sizes.h + sizes.scratch;
     fused.scratch_bytes = sizes.cublaslt;
-    const auto out = fused_op(m, w, x);
+    const auto out = fused_op(m, graph_weights, x);
     if (reference.defined()) check_against(fused, out, reference, m.dtype);
-    time_variant(b, fused, c.flops, [&] { fused_op(m, w, x); });
+    time_variant(b, fused, c.flops, [&] { fused_op(m, graph_weights, x); });
   } catch (const std::exception& e) {
     fused.error = message_of(e);
     recover();

@@ -41,18 +41,20 @@ std::vector<std::string> split(const std::string& text) {
   return items;
 }
 
-// baseline: the model as loaded; flash_attention / fused_mlp / cuda_graphs:
-// that transform alone; combined: attention and MLP; combined_cuda_graphs:
-// all three.
+// baseline: the model as loaded; flash_attention / fused_mlp / align_linear /
+// cuda_graphs: that transform alone; combined: every graph transform
+// (attention, MLP, align_linear); combined_cuda_graphs: those and the capture.
 mlopt::TransformOptions variant_options(const std::string& variant) {
   mlopt::TransformOptions o;
   const bool combined = variant == "combined" || variant == "combined_cuda_graphs";
   o.flash_attention = variant == "flash_attention" || combined;
   o.fused_mlp = variant == "fused_mlp" || combined;
+  o.align_linear = variant == "align_linear" || combined;
   o.cuda_graphs = variant == "cuda_graphs" || variant == "combined_cuda_graphs";
-  if (variant != "baseline" && !o.flash_attention && !o.fused_mlp && !o.cuda_graphs) {
+  if (variant != "baseline" && !o.flash_attention && !o.fused_mlp && !o.align_linear && !o.cuda_graphs) {
     throw mlopt::UsageError("unknown variant '" + variant +
-                            "' (baseline, flash_attention, fused_mlp, cuda_graphs, combined, combined_cuda_graphs)");
+                            "' (baseline, flash_attention, fused_mlp, align_linear, cuda_graphs, combined, "
+                            "combined_cuda_graphs)");
   }
   return o;
 }
@@ -93,7 +95,7 @@ Args parse_args(int argc, char** argv) {
   if (a.model.empty()) {
     throw mlopt::UsageError(
         "usage: bench_models MODEL [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--iters N] [--warmup N] "
-        "[--sizes 1x128,8x1024] [--variants baseline,flash_attention,fused_mlp,cuda_graphs,combined,combined_cuda_graphs] [--json FILE]");
+        "[--sizes 1x128,8x1024] [--variants baseline,flash_attention,fused_mlp,align_linear,cuda_graphs,combined,combined_cuda_graphs] [--json FILE]");
   }
   return a;
 }

@@ -90,21 +90,21 @@ echo "out-of-memory run exit status: $? (expected 1)"
 model4k=/tmp/mlopt-gpt2-4k.pt
 "$mlopt" make-model gpt2 --preset gpt2 --positions 4096 -o "$model4k" >/dev/null
 {
-  "$mlopt" optimize "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp \
+  "$mlopt" optimize "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp --align-linear \
     -o /tmp/mlopt-gpt2-opt.pt --project "$out/gpt2-fp16.mlopt" &&
     "$mlopt" run /tmp/mlopt-gpt2-opt.pt --input 'ids:int64[8,1024]' --device cuda --iters 20 &&
-    "$mlopt" compare "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp \
+    "$mlopt" compare "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp --align-linear \
       --cuda-graphs \
       --iters 20 --repeats 5 --project "$out/gpt2-fp16.mlopt"
 } >"$out/optimize-gpt2-fp16.txt" 2>&1 || status=1
 cat "$out/optimize-gpt2-fp16.txt"
 "$build/bench/bench_models" "$model4k" --device cuda --dtype fp16 --iters 50 --warmup 10 \
-  --sizes 1x128,1x1024,8x1024,1x4096 --variants baseline,flash_attention,fused_mlp,combined,combined_cuda_graphs \
+  --sizes 1x128,1x1024,8x1024,1x4096 --variants baseline,flash_attention,fused_mlp,align_linear,combined,combined_cuda_graphs \
   --json "$out/models-gpt2-fp16.json" || status=1
 llama=/tmp/mlopt-llama-1b.pt
 "$mlopt" make-model llama --preset 1b --dtype fp16 -o "$llama" >/dev/null
 "$build/bench/bench_models" "$llama" --device cuda --dtype fp16 --iters 30 --warmup 5 \
-  --sizes 2x2048 --variants baseline,flash_attention,fused_mlp,combined,combined_cuda_graphs \
+  --sizes 2x2048 --variants baseline,flash_attention,fused_mlp,align_linear,combined,combined_cuda_graphs \
   --json "$out/models-llama1b-fp16.json" || status=1
 # Profile: the ranking, a trace that must parse, the JSON result.
 export MLOPT_CACHE_DIR=/tmp/mlopt-cache

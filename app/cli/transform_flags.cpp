@@ -19,12 +19,13 @@ std::string scientific(double v) {
 }  // namespace
 
 TransformOptions TransformFlags::options() const {
-  if (!flash_attention && !fused_mlp && !cuda_graphs) {
-    throw UsageError("choose at least one transform: --flash-attention, --fused-mlp, --cuda-graphs");
+  if (!flash_attention && !fused_mlp && !align_linear && !cuda_graphs) {
+    throw UsageError("choose at least one transform: --flash-attention, --fused-mlp, --align-linear, --cuda-graphs");
   }
   TransformOptions o;
   o.flash_attention = flash_attention;
   o.fused_mlp = fused_mlp;
+  o.align_linear = align_linear;
   o.cuda_graphs = cuda_graphs;
   o.tolerance = tolerance;
   return o;
@@ -35,6 +36,9 @@ void add_transform_flags(CLI::App* sub, TransformFlags& flags) {
                 "Replace attention blocks by mlopt::flash_attention (mlopt's FlashAttention-style kernel)");
   sub->add_flag("--fused-mlp", flags.fused_mlp,
                 "Replace MLP blocks (Linear/Conv1D + GELU/ReLU/SiLU + Linear, SwiGLU/GeGLU) by mlopt::fused_mlp");
+  sub->add_flag("--align-linear", flags.align_linear,
+                "Pad Linear layers whose output features are not a multiple of 8 (a 50257-token LM head) so cuBLAS "
+                "uses its aligned tensor-core kernels");
   sub->add_flag("--cuda-graphs", flags.cuda_graphs,
                 "Capture the whole forward as a CUDA graph for the spec's shapes (CUDA only; after the other "
                 "transforms)");

@@ -14,6 +14,7 @@ namespace mlopt::cli {
 struct TransformFlags {
   bool flash_attention = false;
   bool fused_mlp = false;
+  bool align_linear = false;
   bool cuda_graphs = false;
   std::optional<double> tolerance;
 

@@ -76,8 +76,11 @@ struct NativeOf<cutlass::bfloat16_t> {
 
 // The epilogue collective. The kernel hands it one output tile's fp32
 // accumulators in the wgmma fragment layout; each thread finishes the
-// elements it holds and stores them (no shared memory, no barriers, so a
-// thread whose elements all lie past the ends simply stores nothing).
+// elements it holds, the 4 lanes of each quad swap them (warp shuffles, no
+// shared memory) so that each lane holds 8 consecutive GEMM columns of one
+// row, and each lane stores those with one 16-byte (plain) or 8-byte
+// (gated) store. Every lane takes part in the shuffles; only the stores
+// are predicated, so a lane whose elements lie past the ends stores nothing.
 template <typename Element>
 class Sm90UpEpilogue {
  public:

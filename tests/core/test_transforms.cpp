@@ -334,6 +334,28 @@ TEST(MlpNegatives, ActivationUsedTwiceOrWeightsFromInputsAreLeftAlone) {
   EXPECT_NE(o.missed[1].reason.find("constant weights"), std::string::npos) << o.missed[1].reason;
 }
 
+TEST(AlignLinear, PadsAnOddVocabularyHeadAndSlicesItBack) {
+  mlopt::test::ScratchDir dir;
+  auto config = mlopt::samples::gpt2_preset("tiny");
+  config.vocab = 16411;  // not a multiple of 8, and 16411 x 64 weights: worth padding
+  const auto file = dir / "gpt2-odd-vocab.pt";
+  mlopt::samples::write_gpt2(config, file);
+  TransformOptions options;
+  options.align_linear = true;
+  const auto spec = InputSpec::parse("ids:int64[1,8]");
+  const auto result = mlopt::apply_transforms(Model::load(file), spec, options);
+  const auto& o = result.outcomes.at(0);
+  EXPECT_EQ(o.transform, "align_linear");
+  ASSERT_EQ(o.matched.size(), 1u) << misses(o);
+  EXPECT_EQ(o.matched[0].module, "lm_head");
+  EXPECT_EQ(o.matched[0].detail.rfind("16411 -> 16448 output features", 0), 0u) << o.matched[0].detail;
+  EXPECT_TRUE(o.applied) << o.note;
+  ASSERT_TRUE(o.verification.has_value());
+  EXPECT_EQ(o.verification->outputs.at(0).error, 0.0);  // the same dot products: exactly equal
+  const auto info = result.model.analyze(spec);
+  EXPECT_EQ(info.nodes.back().kind, "aten::slice");
+}
+
 TEST(CudaGraphs, OnTheCpuTheTransformSaysWhyNot) {
   TransformOptions options;
   options.cuda_graphs = true;

@@ -130,6 +130,10 @@ TransformedModel apply_transforms(const Model& model, const InputSpec& spec, con
     result.outcomes.push_back(apply_graph_rewrite(result.model, spec, options, kFusedMlpTransform,
                                                   builtin(&transforms::rewrite_mlp)));
   }
+  if (options.align_linear) {
+    result.outcomes.push_back(apply_graph_rewrite(result.model, spec, options, kAlignLinearTransform,
+                                                  builtin(&transforms::rewrite_align_linear)));
+  }
   if (options.cuda_graphs) result.outcomes.push_back(apply_cuda_graphs(result.model, spec, options));
   return result;
 }

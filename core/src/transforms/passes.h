@@ -29,6 +29,11 @@ PassResult rewrite_attention(torch::jit::Graph& graph, const PassContext& contex
 // residual add after the down projection fused -> mlopt::fused_mlp.
 PassResult rewrite_mlp(torch::jit::Graph& graph, const PassContext& context);
 
+// Linear layers whose output features are not a multiple of 8 (GPT-2's
+// 50257-token head) -> the weight padded to a multiple of 64, the output
+// sliced back: cuBLAS's aligned tensor-core kernels instead of slow ones.
+PassResult rewrite_align_linear(torch::jit::Graph& graph, const PassContext& context);
+
 // The probed shape of `v`, if any.
 inline const ProbedTensor* shape_of(const PassContext& context, const torch::jit::Value* v) {
   return context.shape_of(v);
