@@ -7,13 +7,15 @@
 # CUTLASS/CuTe included, travel in .deps/, which must be named in the call's
 # carry list).
 #
-#   scripts/gpu_check.sh [all|kernels|models]
+#   scripts/gpu_check.sh [all|kernels|models|mlp]
 # kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
 # benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
-# model benchmark; all (default): both.
+# model benchmark; mlp: only the MLP's GPU tests, bench_mlp and the Hopper
+# GEMM's configuration sweep (bench_mlp_sm90_tune); all (default): kernels
+# and models.
 set -uo pipefail
 mode=${1:-all}
-case "$mode" in all|kernels|models) ;; *) echo "usage: $0 [all|kernels|models]" >&2; exit 2 ;; esac
+case "$mode" in all|kernels|models|mlp) ;; *) echo "usage: $0 [all|kernels|models|mlp]" >&2; exit 2 ;; esac
 want() { [ "$mode" = all ] || [ "$mode" = "$1" ]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/gpu-out}
@@ -32,11 +34,21 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_G
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
   -DCMAKE_CUDA_ARCHITECTURES=90 >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
 grep "mlopt:" /tmp/configure.log
-cmake --build "$build" -j 16 >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
+targets=()
+[ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp bench_mlp_sm90_tune)
+cmake --build "$build" -j 16 "${targets[@]}" >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
 echo "build warnings: $(grep -c "warning:" /tmp/build.log || true)"
 set +e
 
 status=0
+if [ "$mode" = mlp ]; then
+  "$build/tests/kernels/mlopt_mlp_gpu_tests" >"$out/mlp-gpu-tests.log" 2>&1 || status=1
+  tail -5 "$out/mlp-gpu-tests.log"; grep -E "FAILED|Failure" "$out/mlp-gpu-tests.log" | head -20
+  "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
+  "$build/bench/bench_mlp" --json "$out/mlp-bench.json" > "$out/mlp-bench.txt" 2>&1 || status=1
+  cat "$out/mlp-bench.txt"
+  exit $status
+fi
 # MLOPT_GPU_TESTS=REGEX runs only the GPU tests it matches (a short call).
 ctest --test-dir "$build" -L gpu ${MLOPT_GPU_TESTS:+-R "$MLOPT_GPU_TESTS"} --output-on-failure \
   >"$out/ctest-gpu.log" 2>&1 || status=1

@@ -47,8 +47,7 @@ enum class WeightLayout {
 enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
-// (mlp_launch.cpp says why: kSm90 where it can run and tokens >= 256,
-// kCublasLt otherwise). The others force one (tests and benchmarks compare
+// (mlp_launch.cpp says why; kCublasLt today). The others force one (tests and benchmarks compare
 // them); forcing one the params or the device cannot run throws
 // std::invalid_argument.
 enum class MlpImpl {
