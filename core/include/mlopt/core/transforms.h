@@ -94,7 +94,7 @@ struct TransformOptions {
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   // Tolerance on OutputComparison::error; empty: by the model's dtype
   // (fp32 1e-4, fp16 1e-2, bf16 4e-2).
-  std::optional<double> tolerance;
+  std::optional<double> tolerance = std::nullopt;
 };
 
 // The default tolerance for a model dtype (see TransformOptions).
