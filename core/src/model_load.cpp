@@ -56,10 +56,18 @@ void check_device(const Device& device) {
   }
 }
 
+std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module);
+
 DType dominant_dtype(const torch::jit::Module& module) {
   std::map<c10::ScalarType, int64_t> elements;
   for (const auto& p : module.parameters()) {
     if (p.is_floating_point()) elements[p.scalar_type()] += p.numel();
+  }
+  // A model mlopt optimized keeps its weights as graph constants.
+  if (elements.empty()) {
+    for (const auto& t : graph_tensor_constants(module)) {
+      if (t.is_floating_point()) elements[t.scalar_type()] += t.numel();
+    }
   }
   if (elements.empty()) return DType::F32;
   auto best = std::max_element(elements.begin(), elements.end(),

@@ -444,10 +444,25 @@ TEST(SaveOptimized, ReloadsAndGivesTheSameOutputs) {
   EXPECT_EQ(count_nodes(reloaded, "mlopt::flash_attention"), count_nodes(optimized, "mlopt::flash_attention"));
   const auto check = mlopt::verify_outputs(optimized, reloaded, spec, {5}, 0.0);
   EXPECT_TRUE(check.passed) << check.error;
+  EXPECT_EQ(reloaded.info().dtype, mlopt::DType::F32);
   // Its weights are graph constants in fp32: converting on load is refused.
   mlopt::LoadOptions bf16;
   bf16.dtype = mlopt::DType::BF16;
   EXPECT_THROW(Model::load(file, bf16), mlopt::UsageError);
 }
 
+}  // namespace
+
+namespace {
+TEST(SaveOptimized, ReloadedModelKnowsItsDtype) {
+  // The optimized model has no parameters left (its weights are graph
+  // constants): its dtype comes from those.
+  mlopt::test::ScratchDir dir;
+  mlopt::LoadOptions bf16;
+  bf16.dtype = mlopt::DType::BF16;
+  const auto model = Model::load(mlopt::test::tiny_gpt2(), bf16);
+  const auto optimized = mlopt::apply_transforms(model, InputSpec::parse("ids:int64[1,8]"), mlp_only()).model;
+  mlopt::save_model(optimized, dir / "bf16.pt");
+  EXPECT_EQ(Model::load(dir / "bf16.pt").info().dtype, mlopt::DType::BF16);
+}
 }  // namespace
