@@ -217,6 +217,24 @@ const std::unordered_map<std::string, std::size_t>& attention_ops() {
   return ops;
 }
 
+// mlopt::fused_mlp(x [..., d_model], w_up, b_up?, w_down, b_down?, activation,
+// gated, layout, residual?, gate_up): two GEMMs, tokens x d_model x n_up and
+// tokens x d_ff x d_model (the weights' element counts, whatever their
+// layout); every input read once and the [..., d_model] output written. The
+// intermediate h stays out of the count, as a fused kernel could keep it.
+OpCost fused_mlp_cost(const Inputs& inputs) {
+  const auto* x = tensor_at(inputs, 0);
+  const auto* w_up = tensor_at(inputs, 1);
+  const auto* w_down = tensor_at(inputs, 3);
+  if (!x || !w_up || !w_down || x->shape.empty() || x->shape.back() <= 0 || w_up->shape.size() != 2 ||
+      w_down->shape.size() != 2) {
+    return unknown();
+  }
+  const double tokens = numel(x->shape) / static_cast<double>(x->shape.back());
+  const double flops = 2.0 * tokens * (numel(w_up->shape) + numel(w_down->shape));
+  return known(flops, input_bytes(inputs) + bytes_of(*x));
+}
+
 // ---- row-wise, gather, elementwise, reductions, copies ---------------------
 
 // softmax, layer_norm, rms_norm: the output is the first input's shape;
@@ -467,6 +485,7 @@ OpCost op_cost(const std::string& op_name, const std::vector<TensorArg>& inputs)
   // prim:: ops are the interpreter's own (constants, lists, attributes).
   if (name.ns == "prim") return zero_cost();
   if (name.ns == "mlopt" && name.base == "flash_attention") return attention_cost(inputs, 3);
+  if (name.ns == "mlopt" && name.base == "fused_mlp") return fused_mlp_cost(inputs);
   if (!name.ns.empty() && name.ns != "aten") return unknown();
   return table_cost(name.base, inputs);
 }

@@ -113,6 +113,21 @@ TEST(CostModel, GroupedQueryAttention) {
   expect_cost(op_cost("aten::_scaled_dot_product_flash_attention", {q, kv, kv, scalar(0), scalar(1)}), full / 2, bytes);
 }
 
+TEST(CostModel, FusedMlpCountsBothGemmsAndNoIntermediate) {
+  // GPT-2's MLP on 2 x 10 tokens: 768 -> 3072 -> 768, Conv1D weights, biases, a residual.
+  const auto x = tensor({2, 10, 768}, DType::F16);
+  const auto w_up = tensor({768, 3072}, DType::F16);
+  const auto b_up = tensor({3072}, DType::F16);
+  const auto w_down = tensor({3072, 768}, DType::F16);
+  const auto b_down = tensor({768}, DType::F16);
+  const double flops = 2.0 * 20 * (768 * 3072 + 3072 * 768);
+  const double bytes = 2.0 * (20 * 768 * 3 + 768 * 3072 * 2 + 3072 + 768);  // x, residual, out; weights; biases
+  expect_cost(op_cost("mlopt::fused_mlp", {x, w_up, b_up, w_down, b_down, scalar(0), scalar(0), scalar(0), x,
+                                           scalar(0)}),
+              flops, bytes);
+  EXPECT_FALSE(op_cost("mlopt::fused_mlp", {x, none(), none(), w_down}).known);
+}
+
 TEST(CostModel, AttentionMaskIsRead) {
   const auto q = tensor({2, 4, 16, 8});
   const auto mask = tensor({16, 16}, DType::Bool);

@@ -24,7 +24,7 @@ struct OpCost {
 };
 
 // Counts for matmul, mm, bmm, addmm, linear, baddbmm, einsum-free attention
-// (scaled_dot_product_attention and mlopt::flash_attention), softmax,
+// (scaled_dot_product_attention and mlopt::flash_attention), mlopt::fused_mlp, softmax,
 // log_softmax, layer_norm, rms-style chains (pow, mean, rsqrt), embedding,
 // elementwise unary/binary ops (add, sub, mul, div, tanh, gelu, silu, relu,
 // pow, exp, where, masked_fill, ...), copies (to, contiguous, clone, cat).
