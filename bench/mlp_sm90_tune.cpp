@@ -98,16 +98,7 @@ std::vector<uint16_t> random_fp16(std::size_t n, float scale, uint32_t seed) {
   return v;
 }
 
-float activate(float x, Activation a) {
-  switch (a) {
-    case Activation::kNone: return x;
-    case Activation::kRelu: return std::max(x, 0.0f);
-    case Activation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
-    case Activation::kGeluTanh: return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-    case Activation::kSilu: return x / (1.0f + std::exp(-x));
-  }
-  return x;
-}
+float activate(float x, Activation a) { return static_cast<float>(apply_activation(x, a)); }
 
 void upload(const DeviceBuffer& dst, const std::vector<uint16_t>& src) {
   MLOPT_CUDA_CHECK(cudaMemcpy(dst.get(), src.data(), src.size() * 2, cudaMemcpyHostToDevice));

@@ -131,9 +131,7 @@ Command add_compare(CLI::App& app) {
             print_comparison(base, opt);
             if (!o->project.empty()) {
               record_in_project(o->project, model, spec, [&](Project& p) {
-                p.transforms.clear();
-                for (const auto& outcome : transformed.outcomes) p.transforms.push_back(outcome.transform);
-                p.optimizations = transformed.outcomes;
+                record_outcomes(p, transformed.outcomes);
                 // One run per variant: the last repeat's, samples of all repeats pooled.
                 for (auto* v : {&base, &opt}) {
                   RunResult merged = v->runs.back();

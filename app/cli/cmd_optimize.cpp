@@ -50,11 +50,8 @@ Command add_optimize(CLI::App& app) {
               }
             }
             if (!o->project.empty()) {
-              record_in_project(o->project, model, spec, [&](Project& p) {
-                p.transforms.clear();
-                for (const auto& outcome : result.outcomes) p.transforms.push_back(outcome.transform);
-                p.optimizations = result.outcomes;
-              });
+              record_in_project(o->project, model, spec,
+                                [&](Project& p) { record_outcomes(p, result.outcomes); });
             }
             return 0;
           }};

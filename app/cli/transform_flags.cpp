@@ -79,6 +79,12 @@ void print_outcomes(const std::vector<TransformOutcome>& outcomes) {
   }
 }
 
+void record_outcomes(Project& project, const std::vector<TransformOutcome>& outcomes) {
+  project.transforms.clear();
+  for (const auto& outcome : outcomes) project.transforms.push_back(outcome.transform);
+  project.optimizations = outcomes;
+}
+
 std::string applied_variant(const std::vector<TransformOutcome>& outcomes) {
   std::string v;
   for (const auto& o : outcomes) {

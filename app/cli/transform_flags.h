@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mlopt/core/project.h"
 #include "mlopt/core/transforms.h"
 
 namespace mlopt::cli {
@@ -27,6 +28,9 @@ void add_transform_flags(CLI::App* sub, TransformFlags& flags);
 // What each pass matched (module paths), left alone (with the reason) and
 // how verification went.
 void print_outcomes(const std::vector<TransformOutcome>& outcomes);
+
+// Makes `outcomes` the project's chosen transforms and their record.
+void record_outcomes(Project& project, const std::vector<TransformOutcome>& outcomes);
 
 // "flash_attention+fused_mlp" for the transforms that were kept.
 std::string applied_variant(const std::vector<TransformOutcome>& outcomes);

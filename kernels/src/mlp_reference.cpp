@@ -48,19 +48,6 @@ double round_to(double x, MlpDType dtype) {
                                      : bf16_bits_to_float(float_to_bf16_bits(f));
 }
 
-double activate(double x, Activation a) {
-  switch (a) {
-    case Activation::kNone: return x;
-    case Activation::kRelu: return x > 0.0 ? x : 0.0;
-    case Activation::kGeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case Activation::kGeluTanh: {
-      const double kSqrt2OverPi = 0.7978845608028654;
-      return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
-    }
-    case Activation::kSilu: return x / (1.0 + std::exp(-x));
-  }
-  return x;
-}
 
 // A weight matrix as out x in doubles: row o holds output feature o.
 std::vector<double> out_in_matrix(const void* w, int64_t out_features, int64_t in_features, WeightLayout layout,
@@ -82,6 +69,20 @@ double dot(const double* a, const double* b, int64_t n) {
 }
 
 }  // namespace
+
+double apply_activation(double x, Activation a) {
+  switch (a) {
+    case Activation::kNone: return x;
+    case Activation::kRelu: return x > 0.0 ? x : 0.0;
+    case Activation::kGeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::kGeluTanh: {
+      const double kSqrt2OverPi = 0.7978845608028654;
+      return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+    }
+    case Activation::kSilu: return x / (1.0 + std::exp(-x));
+  }
+  return x;
+}
 
 const char* to_string(MlpDType dtype) {
   switch (dtype) {
@@ -164,9 +165,9 @@ void mlp_reference_f32(const MlpParams& p, float* out_f32) {
       if (p.gated) {
         const double gate = pre[interleaved ? 2 * j : j];
         const double up = pre[interleaved ? 2 * j + 1 : f + j];
-        value = activate(gate, p.activation) * up;
+        value = apply_activation(gate, p.activation) * up;
       } else {
-        value = activate(pre[j], p.activation);
+        value = apply_activation(pre[j], p.activation);
       }
       h[j] = round_to(value, p.dtype);  // the GPU stores h in the input dtype
     }

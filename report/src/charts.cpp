@@ -1,4 +1,5 @@
 #include "mlopt/report/charts.h"
+#include "sections.h"
 
 #include <algorithm>
 #include <map>
@@ -36,7 +37,7 @@ std::vector<Chart> latency_charts(const Report& report, bool standalone) {
   chart.title = "Latency per forward";
   chart.axis_label = "ms (box: middle half of the samples; whiskers: min and max; line: median)";
   for (const auto& r : report.runs) {
-    chart.boxes.push_back({r.label + " · " + r.device + " " + r.dtype, r.stats.min_ms, r.q1_ms, r.stats.median_ms,
+    chart.boxes.push_back({detail::run_name(r) + " · " + r.device + " " + r.dtype, r.stats.min_ms, r.q1_ms, r.stats.median_ms,
                            r.q3_ms, r.stats.max_ms});
   }
   chart.format = ms_label;

@@ -70,8 +70,16 @@ std::string to_csv(const Report& r) {
   rows.integer("project", "project", "runs", static_cast<int64_t>(r.runs.size()), "count");
   rows.integer("project", "project", "profiles", static_cast<int64_t>(r.profiles.size()), "count");
 
+  for (const auto& o : r.optimizations) {
+    rows.text("optimization", o.transform, "kept", o.applied ? "yes" : "no");
+    rows.integer("optimization", o.transform, "matched", static_cast<int64_t>(o.matched.size()), "count");
+    rows.integer("optimization", o.transform, "left_alone", static_cast<int64_t>(o.missed.size()), "count");
+    if (o.verification) rows.text("optimization", o.transform, "verification", o.verification->passed ? "passed" : "failed");
+    rows.text("optimization", o.transform, "note", o.note);
+  }
   for (const auto& run : r.runs) {
     const std::string& n = run.label;
+    rows.text("run", n, "variant", run.variant);
     rows.text("run", n, "model", run.model_path);
     rows.text("run", n, "input_spec", run.input_spec);
     rows.text("run", n, "device", run.device);

@@ -117,6 +117,11 @@ std::string to_html(const Report& r, const HtmlOptions& options) {
   for (const auto& t : detail::runs_tables(r)) table(out, t, "h3", t.id);
   for (const auto& chart : latency_charts(r)) figure(out, chart, options);
 
+  if (const auto tables = detail::optimization_tables(r); !tables.empty()) {
+    out += "<h2 id=\"optimizations\">" + escape_xml(detail::optimizations_title()) + "</h2>\n";
+    for (const auto& t : tables) table(out, t, "h3", t.id);
+  }
+
   if (r.profiles.empty()) {
     out += "<h2 id=\"profiles\">Profiles</h2>\n<p class=\"empty\">" + escape_xml(detail::profiles_missing_text()) +
            "</p>\n";

@@ -32,6 +32,7 @@ json run_json(const LatencyRun& r) {
   json samples = json::array();
   for (const double v : r.samples_ms) samples.push_back(number(v));
   return {{"label", r.label},
+          {"variant", r.variant},
           {"model", r.model_path},
           {"input_spec", r.input_spec},
           {"device", r.device},
@@ -154,6 +155,8 @@ std::string to_json(const Report& r, int indent) {
                     {"device_name", r.device_name},
                     {"dtype", r.dtype},
                     {"transforms", r.transforms}}},
+                  // The project file's own record of each transform (core's JSON).
+                  {"optimizations", json::parse(mlopt::to_json(r.optimizations))},
                   {"runs", std::move(runs)},
                   {"profiles", std::move(profiles)}};
   // Replace invalid UTF-8 (a path from another encoding) instead of throwing.

@@ -42,6 +42,10 @@ std::string to_markdown(const Report& r) {
   out += "## " + escape_markdown(detail::latency_title()) + "\n\n";
   if (r.runs.empty()) out += "_" + escape_markdown(detail::runs_missing_text()) + "_\n\n";
   for (const auto& t : detail::runs_tables(r)) table(out, t, "###");
+  if (const auto tables = detail::optimization_tables(r); !tables.empty()) {
+    out += "## " + escape_markdown(detail::optimizations_title()) + "\n\n";
+    for (const auto& t : tables) table(out, t, "###");
+  }
   if (r.profiles.empty()) {
     out += "## Profiles\n\n_" + escape_markdown(detail::profiles_missing_text()) + "_\n";
   }

@@ -14,6 +14,7 @@ double ms(double us) { return us / 1e3; }
 LatencyRun latency_run(const RunResult& r, std::size_t index) {
   LatencyRun run;
   run.label = "run " + std::to_string(index + 1);
+  run.variant = r.variant;
   run.model_path = r.model_path;
   run.input_spec = r.spec.to_string();
   run.device = to_string(r.device);
@@ -134,6 +135,7 @@ Report build_report(const Project& project, const ReportOptions& options) {
   report.device = to_string(project.device);
   report.dtype = to_string(project.dtype);
   report.transforms = project.transforms;
+  report.optimizations = project.optimizations;
 
   for (std::size_t i = 0; i < project.runs.size(); ++i) report.runs.push_back(latency_run(project.runs[i], i));
   for (std::size_t i = 0; i < project.profiles.size(); ++i) {

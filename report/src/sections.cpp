@@ -1,6 +1,8 @@
 #include "sections.h"
 
 #include <cctype>
+#include <iomanip>
+#include <sstream>
 
 #include "mlopt/core/units.h"
 
@@ -105,13 +107,57 @@ std::vector<Table> runs_tables(const Report& r) {
   }
   for (const auto& run : r.runs) {
     const auto& s = run.stats;
-    runs.rows.push_back({run.label, device_text(run.device, run.device_name), run.dtype, run.input_spec,
+    runs.rows.push_back({run_name(run), device_text(run.device, run.device_name), run.dtype, run.input_spec,
                          std::to_string(s.count), std::to_string(run.warmup), fixed(run.tokens_per_second, 1),
                          run.peak_memory_bytes >= 0 ? human_bytes(run.peak_memory_bytes) : "n/a", run.timestamp});
-    latency.rows.push_back({run.label, ms(s.median_ms), ms(s.mean_ms), ms(s.p10_ms), ms(s.p90_ms), ms(s.min_ms),
+    latency.rows.push_back({run_name(run), ms(s.median_ms), ms(s.mean_ms), ms(s.p10_ms), ms(s.p90_ms), ms(s.min_ms),
                             ms(s.max_ms), ms(s.stddev_ms)});
   }
   return {runs, latency};
+}
+
+std::string run_name(const LatencyRun& run) {
+  return run.variant.empty() ? run.label : run.label + " [" + run.variant + "]";
+}
+
+std::string optimizations_title() { return "Optimizations"; }
+
+std::vector<Table> optimization_tables(const Report& r) {
+  if (r.optimizations.empty()) return {};
+  Table summary = make_table("optimizations", "Transforms",
+                             {{"transform", false, 16}, {"kept", false, 8}, {"matched", true, 10},
+                              {"left alone", true, 10}, {"verification", false, 36}, {"note", false, 20}},
+                             "", "Each transform is checked against the model before it on random inputs and kept "
+                                 "only when every output matches within the tolerance.");
+  Table missed = make_table("left-alone", "Left alone",
+                            {{"transform", false, 16}, {"module", false, 28}, {"op", false, 16}, {"reason", false, 40}});
+  for (const auto& o : r.optimizations) {
+    std::string verification = "not run (nothing matched)";
+    if (o.verification) {
+      const auto& v = *o.verification;
+      if (!v.error.empty()) {
+        verification = "failed: " + v.error;
+      } else {
+        double worst = 0, tolerance = 0;
+        for (const auto& c : v.outputs) {
+          if (c.error >= worst) {
+            worst = c.error;
+            tolerance = c.tolerance;
+          }
+        }
+        std::ostringstream text;
+        text << (v.passed ? "passed" : "FAILED") << ": worst error " << std::scientific << std::setprecision(1)
+             << worst << " (tolerance " << tolerance << ")";
+        verification = text.str();
+      }
+    }
+    summary.rows.push_back({o.transform, o.applied ? "yes" : "no", std::to_string(o.matched.size()),
+                            std::to_string(o.missed.size()), verification, o.note});
+    for (const auto& m : o.missed) missed.rows.push_back({o.transform, m.module.empty() ? "(root)" : m.module, m.op, m.reason});
+  }
+  std::vector<Table> tables = {summary};
+  if (!missed.rows.empty()) tables.push_back(missed);
+  return tables;
 }
 
 std::string profiles_missing_text() {

@@ -39,6 +39,14 @@ std::string runs_missing_text();
 // narrow tables rather than one too wide for a page. Empty without runs.
 std::vector<Table> runs_tables(const Report& report);
 
+// A run as tables and charts name it: "run 2 [flash_attention+fused_mlp]".
+std::string run_name(const LatencyRun& run);
+
+std::string optimizations_title();
+// Per transform: kept or not, matches, what was left alone, verification;
+// then every block left alone with the reason. Empty without optimizations.
+std::vector<Table> optimization_tables(const Report& report);
+
 std::string profiles_missing_text();
 std::string profile_heading(const ProfileSection& profile);
 Facts profile_facts(const ProfileSection& profile);

@@ -68,16 +68,7 @@ float to_float(uint16_t bits, MlpDType dtype) { return dtype == kF16 ? half_bits
 uint16_t to_bits(float x, MlpDType dtype) { return dtype == kF16 ? float_to_half_bits(x) : float_to_bf16_bits(x); }
 float round_to(float x, MlpDType dtype) { return to_float(to_bits(x, dtype), dtype); }
 
-float activate(float x, Activation a) {
-  switch (a) {
-    case Activation::kNone: return x;
-    case Activation::kRelu: return std::max(x, 0.0f);
-    case Activation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
-    case Activation::kGeluTanh: return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-    case Activation::kSilu: return x / (1.0f + std::exp(-x));
-  }
-  return x;
-}
+float activate(float x, Activation a) { return static_cast<float>(apply_activation(x, a)); }
 
 struct DeviceBuffer {
   void* ptr = nullptr;

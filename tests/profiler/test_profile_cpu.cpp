@@ -114,10 +114,20 @@ TEST(ProfileCpu, MlpHeavyModelRanksMlpFirst) {
   options.warmup = 3;
   options.iterations = 5;
   options.cache = &scratch_cache();
-  const auto r = profile(Model::load(dir / "mlp-heavy.pt"), InputSpec::parse("ids:int64[1,64]"), options);
-  std::string times;
-  for (const auto& c : r.categories) times += " " + c.category + " " + std::to_string(c.time_us) + " us;";
-  EXPECT_EQ(first_category(r), kMlp) << "per iteration:" << times;
+  // Wall-clock times on a shared machine: another process running on both
+  // cores (CI's ctest -j 2 beside a Qt test) once slowed every op of a
+  // profile 10x and attention more than the MLP (52 vs 49 ms per iteration,
+  // against ~8x the other way unloaded). A wrong ranking fails every
+  // attempt; noise does not repeat three times in a row.
+  std::string attempts;
+  std::string first;
+  for (int attempt = 0; attempt < 3 && first != kMlp; ++attempt) {
+    const auto r = profile(Model::load(dir / "mlp-heavy.pt"), InputSpec::parse("ids:int64[1,64]"), options);
+    first = first_category(r);
+    attempts += "\nattempt " + std::to_string(attempt + 1) + ", per iteration:";
+    for (const auto& c : r.categories) attempts += " " + c.category + " " + std::to_string(c.time_us) + " us;";
+  }
+  EXPECT_EQ(first, kMlp) << attempts;
 }
 
 TEST(ProfileCpu, OpsCarryShapesCostsAndModules) {

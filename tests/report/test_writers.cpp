@@ -379,3 +379,71 @@ TEST(ReportEscaping, HostileNamesBreakNoFormat) {
   EXPECT_EQ(j["profiles"][0]["modules"][0]["name"], module);
   EXPECT_EQ(j["profiles"][0]["kernels"][0]["name"], kernel);
 }
+
+namespace {
+
+// A project after `mlopt compare`: the transforms' outcomes, and the second
+// run labelled with the transforms it ran.
+mlopt::Project optimized_project() {
+  auto project = mlopt::test::gpu_project();
+  project.runs.at(1).variant = "flash_attention+fused_mlp";
+  mlopt::TransformOutcome attention;
+  attention.transform = "flash_attention";
+  attention.matched = {{"transformer.h.0.attn", "causal, scale 0.125, 12 heads x 64"}};
+  attention.missed = {{"transformer.h.1.attn", "aten::softmax", "dropout on the probabilities in training mode"}};
+  mlopt::Verification v;
+  v.seeds = {1001, 1002};
+  v.passed = true;
+  v.outputs = {{"output", 4.88e-3, 3.18, 1.54e-3, 1e-2, true, ""}};
+  attention.verification = v;
+  attention.applied = true;
+  mlopt::TransformOutcome mlp;
+  mlp.transform = "fused_mlp";
+  mlp.note = "nothing matched";
+  project.optimizations = {attention, mlp};
+  return project;
+}
+
+TEST(OptimizedProject, EveryFormatSaysWhatEachTransformDid) {
+  const auto r = mlopt::report::build_report(optimized_project(), mlopt::test::fixed_options(10));
+  ASSERT_EQ(r.optimizations.size(), 2u);
+
+  const auto tables = mlopt::test::markdown_tables(mlopt::report::to_markdown(r));
+  const auto* summary = find_table(tables, "Transforms");
+  ASSERT_NE(summary, nullptr);
+  ASSERT_EQ(summary->rows.size(), 2u);
+  EXPECT_EQ(summary->rows[0][0], "flash_attention");
+  EXPECT_EQ(summary->rows[0][1], "yes");
+  EXPECT_EQ(summary->rows[0][2], "1");
+  EXPECT_EQ(summary->rows[0][4], "passed: worst error 1.5e-03 (tolerance 1.0e-02)");
+  EXPECT_EQ(summary->rows[1][1], "no");
+  EXPECT_EQ(summary->rows[1][4], "not run (nothing matched)");
+  const auto* missed = find_table(tables, "Left alone");
+  ASSERT_NE(missed, nullptr);
+  ASSERT_EQ(missed->rows.size(), 1u);
+  EXPECT_EQ(missed->rows[0][3], "dropout on the probabilities in training mode");
+  const auto* runs = find_table(tables, "Runs");
+  ASSERT_NE(runs, nullptr);
+  EXPECT_EQ(runs->rows.at(1)[0], "run 2 [flash_attention+fused_mlp]");
+
+  const auto j = nlohmann::json::parse(mlopt::report::to_json(r));
+  ASSERT_EQ(j["optimizations"].size(), 2u);
+  EXPECT_EQ(j["optimizations"][0]["matched"][0]["module"], "transformer.h.0.attn");
+  EXPECT_EQ(j["optimizations"][0]["verification"]["outputs"][0]["error"].get<double>(), 1.54e-3);
+  EXPECT_TRUE(j["optimizations"][1]["verification"].is_null());
+  EXPECT_EQ(j["runs"][1]["variant"], "flash_attention+fused_mlp");
+  EXPECT_EQ(j["runs"][0]["variant"], "");
+
+  const auto index = index_csv(mlopt::report::to_csv(r));
+  EXPECT_EQ(text(index, "optimization", "flash_attention", "kept"), "yes");
+  EXPECT_EQ(number(index, "optimization", "flash_attention", "left_alone"), 1);
+  EXPECT_EQ(text(index, "optimization", "fused_mlp", "note"), "nothing matched");
+  EXPECT_EQ(text(index, "run", "run 2", "variant"), "flash_attention+fused_mlp");
+
+  const auto html = mlopt::report::to_html(r);
+  EXPECT_EQ(check_markup(html, true), "");
+  EXPECT_EQ(count(html, "id=\"optimizations\""), 2u);  // the section's heading and its first table
+  EXPECT_NE(html.find("run 2 [flash_attention+fused_mlp]"), std::string::npos);
+}
+
+}  // namespace

@@ -140,6 +140,33 @@ TEST(CompareData, EveryRunAndProfileIsAVariant) {
   EXPECT_EQ(h100.categories_us.size(), 7u);
 }
 
+TEST(CompareData, AnOptimizedRunSaysItsVariantAndIsItsOwnLine) {
+  Project p;
+  p.runs = {make_run(1, 128, DType::F32, Device{}, {10, 11, 12}), make_run(1, 128, DType::F32, Device{}, {8, 9, 10}),
+            make_run(2, 128, DType::F32, Device{}, {16, 17, 18})};
+  p.runs[1].variant = "flash_attention+fused_mlp";
+  p.runs[2].variant = "flash_attention+fused_mlp";
+  const CompareData data = compare_data(p);
+  ASSERT_EQ(data.variants.size(), 3u);
+  const Variant& base = data.variants[0];
+  const Variant& opt = data.variants[1];
+  EXPECT_EQ(base.variant, "");
+  EXPECT_EQ(opt.variant, "flash_attention+fused_mlp");
+  EXPECT_EQ(base.label.find("flash_attention"), std::string::npos) << base.label;
+  EXPECT_EQ(opt.label, "run 2 · gpt2.pt [flash_attention+fused_mlp] · fp32 · cpu · ids:int64[1,128] · "
+                       "2025-01-01T10:00:00Z");
+  // Baseline and optimized are separate throughput lines; optimized runs share one.
+  EXPECT_NE(base.group, opt.group);
+  EXPECT_EQ(opt.group, data.variants[2].group);
+  std::vector<const Variant*> all;
+  for (const auto& v : data.variants) all.push_back(&v);
+  EXPECT_EQ(sweep_lines(all, SweepDim::Batch).size(), 2u);
+
+  VariantListModel list;
+  list.setVariants(data.variants);
+  EXPECT_TRUE(list.data(list.index(1), Qt::DisplayRole).toString().contains("[flash_attention+fused_mlp]"));
+}
+
 TEST(CompareData, AnUnreadableProfileIsAProblemNotAnError) {
   Project p;
   p.profiles = {"{not json"};

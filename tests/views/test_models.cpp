@@ -18,11 +18,13 @@
 #include "mlopt/core/model_info.h"
 #include "mlopt/views/module_tree_model.h"
 #include "mlopt/views/op_histogram_model.h"
+#include "mlopt/views/outcome_model.h"
 #include "qt_test_support.h"
 
 using mlopt::ModuleInfo;
 using mlopt::views::ModuleTreeModel;
 using mlopt::views::OpHistogramModel;
+using mlopt::views::OutcomeModel;
 
 namespace {
 
@@ -31,6 +33,7 @@ using mlopt::test::QtWarningsFail;
 
 class ViewsModuleTree : public QtWarningsFail {};
 class ViewsOpHistogram : public QtWarningsFail {};
+class ViewsOutcomes : public QtWarningsFail {};
 
 ModuleInfo module(std::string name, std::string path, std::string type, int64_t own, int64_t total,
                   std::vector<ModuleInfo> children = {}) {
@@ -356,4 +359,151 @@ TEST(ViewsResources, IconRenders) {
   ASSERT_FALSE(image.isNull());
   // The centre is on the die: drawn, not transparent.
   EXPECT_GT(qAlpha(image.pixel(image.width() / 2, image.height() / 2)), 0);
+}
+
+// --- OutcomeModel: what an optimize did, per transform ---
+
+namespace {
+
+mlopt::OutputComparison comparison(std::string name, double error, double tolerance) {
+  mlopt::OutputComparison c;
+  c.name = std::move(name);
+  c.error = error;
+  c.tolerance = tolerance;
+  c.max_abs_error = error * 4;
+  c.max_reference = 4;
+  c.passed = error <= tolerance;
+  return c;
+}
+
+// Attention: two blocks matched and verified; MLP: one matched, one left
+// alone, verification failed on one of two outputs (rolled back); CUDA
+// graphs: nothing matched, never verified.
+std::vector<mlopt::TransformOutcome> sample_outcomes() {
+  mlopt::TransformOutcome attention;
+  attention.transform = "flash_attention";
+  attention.matched = {{"transformer.h.0.attn", "causal, scale 0.25"}, {"transformer.h.1.attn", "causal, scale 0.25"}};
+  attention.verification = mlopt::Verification{{1001, 1002}, {comparison("output", 3e-7, 1e-4)}, "", true};
+  attention.applied = true;
+
+  mlopt::TransformOutcome mlp;
+  mlp.transform = "fused_mlp";
+  mlp.matched = {{"transformer.h.0.mlp", "gelu_tanh, Conv1D [in, out]"}};
+  mlp.missed = {{"transformer.h.1.mlp", "aten::gelu", "activation used twice"}};
+  mlp.verification = mlopt::Verification{
+      {1001}, {comparison("output[0]", 1e-6, 1e-4), comparison("output[1]", 5e-3, 1e-4)}, "", false};
+  mlp.note = "verification failed: rolled back";
+
+  mlopt::TransformOutcome graphs;
+  graphs.transform = "cuda_graphs";
+  graphs.missed = {{"", "forward", "CUDA graphs need a CUDA device"}};
+  graphs.note = "nothing matched";
+  return {attention, mlp, graphs};
+}
+
+}  // namespace
+
+TEST_F(ViewsOutcomes, EmptyUntilSetAndAfterClear) {
+  OutcomeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  EXPECT_EQ(model.rowCount(), 0);
+  EXPECT_EQ(model.columnCount(), OutcomeModel::ColumnCount);
+  EXPECT_FALSE(model.index(0, 0).isValid());
+  EXPECT_FALSE(model.transformIndex("flash_attention").isValid());
+  model.setOutcomes(sample_outcomes());
+  EXPECT_EQ(model.rowCount(), 3);
+  QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+  model.clear();
+  EXPECT_EQ(resets.count(), 1);
+  EXPECT_EQ(model.rowCount(), 0);
+}
+
+TEST_F(ViewsOutcomes, TreeOfTransformsAndTheirItems) {
+  OutcomeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setOutcomes(sample_outcomes());
+  ASSERT_EQ(model.rowCount(), 3);
+  const QModelIndex attention = model.transformIndex("flash_attention");
+  const QModelIndex mlp = model.transformIndex("fused_mlp");
+  const QModelIndex graphs = model.transformIndex("cuda_graphs");
+  ASSERT_TRUE(attention.isValid() && mlp.isValid() && graphs.isValid());
+  EXPECT_EQ(mlp.row(), 1);
+  // Children: matched, then left alone, then the verification's outputs.
+  EXPECT_EQ(model.rowCount(attention), 3);
+  EXPECT_EQ(model.rowCount(mlp), 4);
+  EXPECT_EQ(model.rowCount(graphs), 1);
+  EXPECT_EQ(model.rowCount(attention.siblingAtColumn(OutcomeModel::StatusColumn)), 0);  // only column 0 has children
+  const QModelIndex left = model.index(1, 0, mlp);
+  EXPECT_EQ(left.parent(), mlp);
+  EXPECT_EQ(model.rowCount(left), 0);
+  EXPECT_EQ(model.data(left, OutcomeModel::KindRole).toInt(), int(OutcomeModel::RowKind::LeftAlone));
+  EXPECT_EQ(model.data(left, OutcomeModel::TransformRole).toString(), "fused_mlp");
+  EXPECT_EQ(text(model, left, OutcomeModel::StatusColumn), "left alone");
+  EXPECT_EQ(text(model, left, OutcomeModel::ModuleColumn), "transformer.h.1.mlp");
+  EXPECT_EQ(text(model, left, OutcomeModel::DetailColumn), "aten::gelu: activation used twice");
+  const QModelIndex matched = model.index(1, 0, attention);
+  EXPECT_EQ(model.data(matched, OutcomeModel::KindRole).toInt(), int(OutcomeModel::RowKind::Matched));
+  EXPECT_EQ(text(model, matched, OutcomeModel::StatusColumn), "matched");
+  EXPECT_EQ(text(model, matched, OutcomeModel::ModuleColumn), "transformer.h.1.attn");
+  EXPECT_EQ(text(model, matched, OutcomeModel::DetailColumn), "causal, scale 0.25");
+  // A module path that is empty is the model itself.
+  EXPECT_EQ(text(model, model.index(0, 0, graphs), OutcomeModel::ModuleColumn), "(root)");
+  // Every index round-trips through parent(), in every column.
+  walk(model, {}, [&](const QModelIndex& i) {
+    EXPECT_EQ(model.index(i.row(), i.column(), i.parent()), i);
+    EXPECT_FALSE(model.data(i, OutcomeModel::TransformRole).toString().isEmpty());
+  });
+}
+
+TEST_F(ViewsOutcomes, VerificationInTheTransformRow) {
+  OutcomeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setOutcomes(sample_outcomes());
+  const QModelIndex attention = model.transformIndex("flash_attention");
+  EXPECT_EQ(model.data(attention, OutcomeModel::KindRole).toInt(), int(OutcomeModel::RowKind::Transform));
+  EXPECT_EQ(text(model, attention, OutcomeModel::TransformColumn), "flash_attention");
+  EXPECT_EQ(text(model, attention, OutcomeModel::StatusColumn), "applied");
+  EXPECT_EQ(text(model, attention, OutcomeModel::ModuleColumn), "2 matched, 0 left alone");
+  EXPECT_EQ(text(model, attention, OutcomeModel::DetailColumn), "passed: worst error 3.0e-07 ≤ tolerance 1.0e-04 (output)");
+  EXPECT_TRUE(model.data(attention, OutcomeModel::PassedRole).toBool());
+  EXPECT_DOUBLE_EQ(model.data(attention, OutcomeModel::ErrorRole).toDouble(), 3e-7);
+  EXPECT_DOUBLE_EQ(model.data(attention, OutcomeModel::ToleranceRole).toDouble(), 1e-4);
+
+  // The failed output decides, not the first one; the note says what happened.
+  const QModelIndex mlp = model.transformIndex("fused_mlp");
+  EXPECT_EQ(text(model, mlp, OutcomeModel::StatusColumn), "not applied");
+  EXPECT_FALSE(model.data(mlp, OutcomeModel::PassedRole).toBool());
+  EXPECT_DOUBLE_EQ(model.data(mlp, OutcomeModel::ErrorRole).toDouble(), 5e-3);
+  EXPECT_EQ(text(model, mlp, OutcomeModel::DetailColumn),
+            "verification failed: rolled back — FAILED: worst error 5.0e-03 > tolerance 1.0e-04 (output[1])");
+  const QModelIndex bad = model.index(3, 0, mlp);
+  EXPECT_EQ(model.data(bad, OutcomeModel::KindRole).toInt(), int(OutcomeModel::RowKind::Output));
+  EXPECT_EQ(text(model, bad, OutcomeModel::StatusColumn), "output failed");
+  EXPECT_EQ(text(model, bad, OutcomeModel::ModuleColumn), "output[1]");
+  EXPECT_FALSE(model.data(bad, OutcomeModel::PassedRole).toBool());
+  EXPECT_TRUE(text(model, bad, OutcomeModel::DetailColumn).startsWith("error 5.0e-03 > tolerance 1.0e-04"))
+      << text(model, bad, OutcomeModel::DetailColumn).toStdString();
+  EXPECT_TRUE(model.data(model.index(2, 0, mlp), OutcomeModel::PassedRole).toBool());
+
+  // Nothing matched: nothing verified, no verdict.
+  const QModelIndex graphs = model.transformIndex("cuda_graphs");
+  EXPECT_FALSE(model.data(graphs, OutcomeModel::PassedRole).isValid());
+  EXPECT_FALSE(model.data(graphs, OutcomeModel::ErrorRole).isValid());
+  EXPECT_TRUE(text(model, graphs, OutcomeModel::DetailColumn).contains("not verified"));
+}
+
+TEST_F(ViewsOutcomes, ForwardThatThrewAndShapeProblemsAreSaid) {
+  auto outcomes = sample_outcomes();
+  outcomes[0].verification->passed = false;
+  outcomes[0].verification->error = "shape mismatch in mlopt::flash_attention";
+  outcomes[1].verification->outputs[1].problem = "shape [1, 8] vs [1, 16]";
+  OutcomeModel model;
+  QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Warning);
+  model.setOutcomes(outcomes);
+  EXPECT_EQ(text(model, model.transformIndex("flash_attention"), OutcomeModel::DetailColumn),
+            "FAILED: the transformed forward failed: shape mismatch in mlopt::flash_attention");
+  EXPECT_TRUE(text(model, model.transformIndex("fused_mlp"), OutcomeModel::DetailColumn)
+                  .endsWith("FAILED: shape [1, 8] vs [1, 16] (output[1])"));
+  EXPECT_EQ(text(model, model.index(3, 0, model.transformIndex("fused_mlp")), OutcomeModel::DetailColumn),
+            "shape [1, 8] vs [1, 16]");
 }

@@ -19,7 +19,9 @@ std::string file_name(const std::string& path) {
 
 // Group and label from the fields every variant has.
 void describe(Variant& v) {
-  v.group = v.model + " · " + to_string(v.dtype) + " · " + to_string(v.device);
+  // An optimized form of the model is its own line, not a point on the baseline's.
+  const std::string model = v.variant.empty() ? v.model : v.model + " [" + v.variant + "]";
+  v.group = model + " · " + to_string(v.dtype) + " · " + to_string(v.device);
   v.label = v.name + " · " + v.group + " · " + v.spec;
   if (!v.timestamp.empty()) v.label += " · " + v.timestamp;
 }
@@ -76,6 +78,7 @@ Variant variant_of(const RunResult& run, int index) {
   v.index = index;
   v.name = "run " + std::to_string(index + 1);
   v.model = file_name(run.model_path);
+  v.variant = run.variant;
   v.dtype = run.dtype;
   v.device = run.device;
   v.device_name = run.device_name;

@@ -31,9 +31,11 @@
 #include "mlopt/views/input_spec_editor.h"
 #include "mlopt/views/model_loader.h"
 #include "mlopt/views/model_panel.h"
+#include "mlopt/views/optimize_dialog.h"
 #include "mlopt/views/profile_runner.h"
 #include "mlopt/views/report_pdf.h"
 #include "mlopt/views/results_panel.h"
+#include "mlopt/views/variant_list_model.h"
 
 namespace mlopt::views {
 namespace {
@@ -77,6 +79,7 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget* parent)
       compare_(new ComparePanel(this)),
       loader_(new ModelLoader(this)),
       runner_(new ProfileRunner(this)),
+      optimize_dialog_(new OptimizeDialog(this)),
       progress_(new QProgressBar(this)),
       status_label_(new QLabel(this)) {
   setObjectName(QStringLiteral("mainWindow"));
@@ -115,6 +118,11 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget* parent)
     updateActions();
     emit profileStopped();
   });
+  connect(optimize_dialog_, &OptimizeDialog::started, this, &MainWindow::updateActions);
+  connect(optimize_dialog_, &OptimizeDialog::stopped, this, &MainWindow::updateActions);
+  connect(optimize_dialog_, &OptimizeDialog::optimized, this, &MainWindow::onOptimized);
+  connect(optimize_dialog_, &OptimizeDialog::timed, this, &MainWindow::onTimed);
+  connect(optimize_dialog_, &OptimizeDialog::failed, this, &MainWindow::showError);
   auto* editor = model_panel_->inputEditor();
   connect(editor, &InputSpecEditor::edited, this, [this] {
     if (!model_file_.empty()) setModified(true);
@@ -132,6 +140,7 @@ MainWindow::~MainWindow() {
   runner_->cancel();
   runner_->wait();
   loader_->wait();
+  optimize_dialog_->wait();
 }
 
 void MainWindow::createActions() {
@@ -181,6 +190,13 @@ void MainWindow::createActions() {
   cancel_->setStatusTip(tr("Stop profiling after the current forward"));
   connect(cancel_, &QAction::triggered, this, &MainWindow::cancelProfile);
 
+  optimize_ = new QAction(tr("&Optimize…"), this);
+  optimize_->setObjectName(QStringLiteral("actionOptimize"));
+  // Ctrl+Shift+O is Open project's; an ambiguous shortcut would trigger neither.
+  optimize_->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_O));
+  optimize_->setStatusTip(tr("Rewrite attention and MLP blocks to call mlopt's kernels, verify, and time the result"));
+  connect(optimize_, &QAction::triggered, this, &MainWindow::openOptimize);
+
   find_ = new QAction(tr("&Filter the ranking"), this);
   find_->setObjectName(QStringLiteral("actionFind"));
   find_->setShortcut(QKeySequence::Find);
@@ -216,6 +232,8 @@ void MainWindow::createMenus() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   run->addAction(profile_);
   run->addAction(cancel_);
+  run->addSeparator();
+  run->addAction(optimize_);
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(find_);
@@ -231,6 +249,7 @@ void MainWindow::createMenus() {
   tools->addSeparator();
   tools->addAction(profile_);
   tools->addAction(cancel_);
+  tools->addAction(optimize_);
   iterations_ = new QSpinBox(tools);
   iterations_->setObjectName(QStringLiteral("iterationsSpin"));
   iterations_->setRange(1, 1000);
@@ -303,7 +322,9 @@ void MainWindow::rebuildRecentMenu() {
   recent_menu_->setEnabled(!files.isEmpty());
 }
 
-bool MainWindow::isBusy() const { return loader_->isRunning() || runner_->isRunning(); }
+bool MainWindow::isBusy() const {
+  return loader_->isRunning() || runner_->isRunning() || optimize_dialog_->isRunning();
+}
 
 void MainWindow::updateActions() {
   const bool busy = isBusy();
@@ -317,6 +338,7 @@ void MainWindow::updateActions() {
   export_report_->setEnabled(!model_file_.empty() && !runner_->isRunning());
   profile_->setEnabled(has_model && !busy && model_panel_->inputEditor()->isValid());
   cancel_->setEnabled(runner_->isRunning());
+  optimize_->setEnabled(has_model && !busy && model_panel_->inputEditor()->isValid());
   iterations_->setEnabled(!runner_->isRunning());
   model_panel_->inputEditor()->setEnabled(!runner_->isRunning());
 }
@@ -363,6 +385,7 @@ bool MainWindow::openModel(const QString& path) {
   project_path_.clear();
   model_file_ = toPath(QFileInfo(path).absoluteFilePath());
   model_.reset();
+  optimized_model_.reset();
   model_panel_->clear();
   results_panel_->clear();
   compare_->clear();
@@ -389,6 +412,7 @@ bool MainWindow::openProject(const QString& path) {
   project_path_ = QFileInfo(path).absoluteFilePath();
   model_file_ = project_.model_path;
   model_.reset();
+  optimized_model_.reset();
   model_panel_->clear();
   results_panel_->clear();
   compare_->setProject(project_);
@@ -494,9 +518,49 @@ void MainWindow::onProfileFinished(const ProfileOutcome& outcome) {
   results_panel_->setProfile(outcome.result);
   updateProjectSubject();
   project_.profiles.push_back(profiler::to_json(*outcome.result));
-  autosave();  // may take in an earlier session's runs and profiles
+  autosave(tr("The profile"));  // may take in an earlier session's runs and profiles
   compare_->setProject(project_);
   emit profileFinished();
+}
+
+bool MainWindow::openOptimize() {
+  if (!model_ || isBusy()) return false;
+  auto* editor = model_panel_->inputEditor();
+  if (!editor->isValid()) {
+    showError(tr("The inputs are not valid"), editor->message());
+    return false;
+  }
+  OptimizeSubject subject;
+  subject.model_file = model_file_;
+  subject.load = editor->loadOptions();
+  subject.model = model_;
+  subject.spec = *editor->spec();
+  subject.warmup = options_.warmup;
+  subject.iterations = iterations_->value();
+  optimize_dialog_->setSubject(std::move(subject));
+  optimize_dialog_->open();  // window-modal, not exec()'d: the event loop carries on
+  return true;
+}
+
+void MainWindow::onOptimized(const OptimizeResult& result) {
+  optimized_model_ = result.optimized;
+  updateProjectSubject();
+  // As `mlopt optimize --project`: the transforms asked for, and what each did.
+  project_.transforms.clear();
+  for (const auto& outcome : result.outcomes) project_.transforms.push_back(outcome.transform);
+  project_.optimizations = result.outcomes;
+  autosave(tr("The optimize outcomes"));
+}
+
+void MainWindow::onTimed(const TimingResult& result) {
+  updateProjectSubject();
+  project_.runs.push_back(result.baseline);
+  project_.runs.push_back(result.optimized);
+  autosave(tr("The timed runs"));  // an earlier session's runs may come first now
+  compare_->setProject(project_);
+  // Compare shows the pair just timed: runs come first among its variants.
+  const int optimized_run = static_cast<int>(project_.runs.size()) - 1;
+  compare_->variantModel()->setCheckedRows({optimized_run - 1, optimized_run});
 }
 
 void MainWindow::onProfileFailed(const QString& title, const QString& message) { showError(title, message); }
@@ -533,14 +597,14 @@ QString MainWindow::autosavePath() {
   }
 }
 
-void MainWindow::autosave() {
+void MainWindow::autosave(const QString& what) {
   const bool first = project_path_.isEmpty();
   const QString path = first ? autosavePath() : project_path_;
   try {
     project_.save(toPath(path));
   } catch (const std::exception& e) {
     setModified(true);
-    showError(tr("The profile could not be saved"),
+    showError(tr("%1 could not be saved").arg(what),
               tr("%1\n\nSave the project elsewhere with File › Save project as… to keep it.")
                   .arg(QString::fromUtf8(e.what())));
     return;
@@ -549,11 +613,11 @@ void MainWindow::autosave() {
   setModified(false);
   if (first) {
     addRecent(path);
-    showStatus(tr("Profile saved to %1 (autosave: the project file next to the model; File › Save project as… "
+    showStatus(tr("%1 saved to %2 (autosave: the project file next to the model; File › Save project as… "
                   "moves it)")
-                   .arg(QDir::toNativeSeparators(path)));
+                   .arg(what, QDir::toNativeSeparators(path)));
   } else {
-    showStatus(tr("Profile saved to %1").arg(QDir::toNativeSeparators(path)));
+    showStatus(tr("%1 saved to %2").arg(what, QDir::toNativeSeparators(path)));
   }
 }
 
@@ -670,6 +734,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   runner_->cancel();
   runner_->wait();
   loader_->wait();
+  optimize_dialog_->wait();
   event->accept();
 }
 

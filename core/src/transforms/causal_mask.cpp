@@ -98,29 +98,27 @@ MaskVerdict sliced_buffer_is(const Value* m, Pattern wanted, bool additive) {
 
 }  // namespace
 
-MaskVerdict keep_mask_is_causal(const Value* m) {
+namespace {
+
+// A bool mask that keeps (`keep`) or fills (!keep) what it selects: its
+// negations (logical_not, bitwise_not, == 0) flip the meaning, casts keep it.
+MaskVerdict boolean_mask_is_causal(const Value* m, bool keep) {
   for (const auto kind : {c10::aten::logical_not, c10::aten::bitwise_not}) {
-    if (const Node* n = produced_by(m, kind)) return fill_mask_is_causal(n->input(0));
+    if (const Node* n = produced_by(m, kind)) return boolean_mask_is_causal(n->input(0), !keep);
   }
-  if (const Node* n = produced_by(m, c10::aten::eq)) {  // keep == fill == 0
+  if (const Node* n = produced_by(m, c10::aten::eq)) {
     const auto zero = constant_number(n->input(1));
-    if (zero && *zero == 0) return fill_mask_is_causal(n->input(0));
+    if (zero && *zero == 0) return boolean_mask_is_causal(n->input(0), !keep);
   }
-  if (const Node* n = produced_by(m, c10::aten::to)) return keep_mask_is_causal(n->input(0));
-  return sliced_buffer_is(m, Pattern::kLowerTriangular, false);
+  if (const Node* n = produced_by(m, c10::aten::to)) return boolean_mask_is_causal(n->input(0), keep);
+  return sliced_buffer_is(m, keep ? Pattern::kLowerTriangular : Pattern::kStrictlyUpper, false);
 }
 
-MaskVerdict fill_mask_is_causal(const Value* m) {
-  for (const auto kind : {c10::aten::logical_not, c10::aten::bitwise_not}) {
-    if (const Node* n = produced_by(m, kind)) return keep_mask_is_causal(n->input(0));
-  }
-  if (const Node* n = produced_by(m, c10::aten::eq)) {  // fill == keep == 0
-    const auto zero = constant_number(n->input(1));
-    if (zero && *zero == 0) return keep_mask_is_causal(n->input(0));
-  }
-  if (const Node* n = produced_by(m, c10::aten::to)) return fill_mask_is_causal(n->input(0));
-  return sliced_buffer_is(m, Pattern::kStrictlyUpper, false);
-}
+}  // namespace
+
+MaskVerdict keep_mask_is_causal(const Value* m) { return boolean_mask_is_causal(m, true); }
+
+MaskVerdict fill_mask_is_causal(const Value* m) { return boolean_mask_is_causal(m, false); }
 
 MaskVerdict additive_mask_is_causal(const Value* m) {
   if (const Node* n = produced_by(m, c10::aten::to)) return additive_mask_is_causal(n->input(0));

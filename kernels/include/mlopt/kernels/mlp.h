@@ -114,6 +114,10 @@ inline int64_t mlp_up_features(const MlpParams& p) { return p.gated ? 2 * int64_
 // overflow int, values outside the enums, a negative num_splits.
 void validate(const MlpParams& params);
 
+// An activation in double precision, as the CPU reference applies it (tests
+// and benchmarks build their expected values with it).
+double apply_activation(double x, Activation activation);
+
 // CPU reference (double accumulation; h rounded to dtype as the GPU path
 // stores it). All pointers are host pointers to raw fp16/bf16 bits
 // (uint16_t); writes out rounded to dtype.

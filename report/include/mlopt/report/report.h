@@ -20,6 +20,7 @@ inline constexpr int kReportVersion = 1;
 
 struct LatencyRun {
   std::string label;  // "run 1", in the order the project recorded them
+  std::string variant;  // "" for the model as loaded, else the transforms applied ("flash_attention+fused_mlp")
   std::string model_path;
   std::string input_spec;
   std::string device;       // "cuda:0"
@@ -136,6 +137,9 @@ struct Report {
   std::string device_name;  // from the latest profile or run on that device; "" when none
   std::string dtype;
   std::vector<std::string> transforms;
+  // What the last optimize did: per transform its matches, what it left
+  // alone and why, its verification, whether it was kept.
+  std::vector<TransformOutcome> optimizations;
   std::vector<LatencyRun> runs;
   std::vector<ProfileSection> profiles;
 };

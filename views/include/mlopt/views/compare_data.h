@@ -28,9 +28,10 @@ struct Variant {
   Kind kind = Kind::Run;
   int index = 0;              // into Project::runs or Project::profiles
   std::string name;           // short: "run 1", "profile 2" (1-based)
-  std::string label;          // name · model · dtype · device · inputs · date
-  std::string group;          // model · dtype · device: one throughput line
+  std::string label;          // name · model [variant] · dtype · device · inputs · date
+  std::string group;          // model [variant] · dtype · device: one throughput line
   std::string model;          // the model's file name
+  std::string variant;        // runs: RunResult::variant, the transforms applied ("" = as loaded)
   DType dtype = DType::F32;
   Device device;
   std::string device_name;

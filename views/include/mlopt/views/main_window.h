@@ -2,7 +2,7 @@
 // mlopt studio's main window: the model panel (a dock) and the results
 // panel; File (open a model or a project, recent files, save, export a
 // report), Run
-// (profile, cancel) and View (theme) menus with shortcuts; drag and drop of
+// (profile, cancel, optimize) and View (theme) menus with shortcuts; drag and drop of
 // .pt and .mlopt files; the window layout, recent files and theme kept in
 // QSettings. Loading and profiling run on worker threads; every profile is
 // saved into the project at once (next to the model, MODEL.pt.mlopt, while
@@ -32,10 +32,13 @@ namespace mlopt::views {
 class ComparePanel;
 class ModelLoader;
 class ModelPanel;
+class OptimizeDialog;
 class ProfileRunner;
 class ResultsPanel;
 struct LoadOutcome;
 struct ProfileOutcome;
+struct OptimizeResult;
+struct TimingResult;
 
 struct MainWindowOptions {
   // Devices offered in the input editor; the first is the default.
@@ -76,6 +79,11 @@ class MainWindow : public QMainWindow {
   // dtype; false (with a dialog for invalid inputs) when it cannot start.
   bool startProfile();
   void cancelProfile();
+  // Run › Optimize… (Ctrl+Alt+O): opens the optimize dialog on the open
+  // model with the editor's inputs; false (with a dialog for invalid inputs)
+  // when it cannot. Its outcomes go into Project::optimizations and
+  // ::transforms, its timed runs into Project::runs (autosaved, as profiles).
+  bool openOptimize();
   // The input spec, as on the command line (--input).
   void setInputSpec(const QString& spec);
 
@@ -98,6 +106,10 @@ class MainWindow : public QMainWindow {
   // The results' Compare tab: every run and profile of the project.
   ComparePanel* comparePanel() const { return compare_; }
   ProfileRunner* profileRunner() const { return runner_; }
+  OptimizeDialog* optimizeDialog() const { return optimize_dialog_; }
+  // The last optimize's model (null before one, or after another model or
+  // project was opened): the dialog times it against the baseline.
+  std::shared_ptr<const Model> optimizedModel() const { return optimized_model_; }
   QProgressBar* progressBar() const { return progress_; }
   QSpinBox* iterationsBox() const { return iterations_; }
 
@@ -130,8 +142,11 @@ class MainWindow : public QMainWindow {
   void onProfileFinished(const ProfileOutcome& outcome);
   void onProfileFailed(const QString& title, const QString& message);
   void onProgress(int done, int total);
+  void onOptimized(const OptimizeResult& result);
+  void onTimed(const TimingResult& result);
   void updateProjectSubject();
-  void autosave();
+  // `what` was just added ("The profile"): the status bar and errors name it.
+  void autosave(const QString& what);
   QString autosavePath();
   void showError(const QString& title, const QString& message);
   void showStatus(const QString& message);
@@ -145,6 +160,7 @@ class MainWindow : public QMainWindow {
   ComparePanel* compare_;
   ModelLoader* loader_;
   ProfileRunner* runner_;
+  OptimizeDialog* optimize_dialog_;
   QProgressBar* progress_;
   QLabel* status_label_;
   QSpinBox* iterations_ = nullptr;
@@ -157,12 +173,14 @@ class MainWindow : public QMainWindow {
   QAction* quit_ = nullptr;
   QAction* profile_ = nullptr;
   QAction* cancel_ = nullptr;
+  QAction* optimize_ = nullptr;
   QAction* find_ = nullptr;
   QAction* light_ = nullptr;
   QAction* dark_ = nullptr;
 
   std::filesystem::path model_file_;    // empty: no model open
   std::shared_ptr<const Model> model_;  // null while loading or after a failed load
+  std::shared_ptr<const Model> optimized_model_;  // the last optimize's, of model_file_
   Project project_;
   QString project_path_;  // empty: never saved
   Theme theme_ = Theme::Light;
