@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.h"
 #include "bench_timing.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/environment.h"
@@ -502,17 +503,8 @@ int run(const Options& o) {
 }  // namespace mlopt::bench
 
 int main(int argc, char** argv) {
-  mlopt::bench::Options options;
-  try {
-    options = mlopt::bench::parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_mlp: %s\n", e.what());
-    return 2;
-  }
-  try {
-    return mlopt::bench::run(options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_mlp: %s\n", mlopt::bench::message_of(e).c_str());
-    return 1;
-  }
+  const auto parse = [](int count, char** args) { return mlopt::bench::parse_options(count, args); };
+  const auto run = [](const mlopt::bench::Options& o) { return mlopt::bench::run(o); };
+  const auto describe = [](const std::exception& e) { return mlopt::bench::message_of(e); };
+  return mlopt::bench::bench_main("bench_mlp", argc, argv, parse, run, describe);
 }

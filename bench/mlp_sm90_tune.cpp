@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.h"
 #include "bench_timing.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/environment.h"
@@ -345,17 +346,7 @@ int run(const Options& o) {
 }  // namespace mlopt::bench
 
 int main(int argc, char** argv) {
-  mlopt::bench::Options options;
-  try {
-    options = mlopt::bench::parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_mlp_sm90_tune: %s\n", e.what());
-    return 2;
-  }
-  try {
-    return mlopt::bench::run(options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_mlp_sm90_tune: %s\n", e.what());
-    return 1;
-  }
+  const auto parse = [](int count, char** args) { return mlopt::bench::parse_options(count, args); };
+  const auto run = [](const mlopt::bench::Options& o) { return mlopt::bench::run(o); };
+  return mlopt::bench::bench_main("bench_mlp_sm90_tune", argc, argv, parse, run);
 }
