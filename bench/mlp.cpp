@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_json.h"
 #include "bench_main.h"
 #include "bench_timing.h"
 #include "mlopt/core/atomic_file.h"
@@ -474,14 +475,8 @@ int run(const Options& o) {
       if (v.ours && ((!v.error.empty() && !skipped) || !v.check_ok)) failed = true;
     }
   if (!o.json.empty()) {
-    nlohmann::json doc;
-    doc["benchmark"] = "bench_mlp";
-    doc["device"] = props.name;
-    doc["compute_capability"] = std::to_string(props.compute_major) + "." + std::to_string(props.compute_minor);
-    doc["multiprocessors"] = props.multiprocessors;
-    doc["date"] = utc_timestamp();
+    nlohmann::json doc = bench_json_head("bench_mlp", props, {o.warmup, o.iters}, !o.no_l2_flush);
     doc["torch_version"] = TORCH_VERSION;
-    doc["timing"] = {{"warmup", o.warmup}, {"iters", o.iters}, {"statistic", "median"}, {"l2_flush", !o.no_l2_flush}};
     doc["flops_formula"] = "2 * tokens * (d_model * d_ff * (gated ? 2 : 1) + d_ff * d_model)";
     nlohmann::json list = nlohmann::json::array();
     for (const auto& c : cases) {

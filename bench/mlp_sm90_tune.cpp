@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_json.h"
 #include "bench_main.h"
 #include "bench_timing.h"
 #include "mlopt/core/atomic_file.h"
@@ -324,14 +325,8 @@ int run(const Options& o) {
   }
 
   if (!o.json.empty()) {
-    nlohmann::json doc;
-    doc["benchmark"] = "bench_mlp_sm90_tune";
-    doc["device"] = props.name;
-    doc["compute_capability"] = std::to_string(props.compute_major) + "." + std::to_string(props.compute_minor);
-    doc["multiprocessors"] = props.multiprocessors;
-    doc["date"] = utc_timestamp();
+    nlohmann::json doc = bench_json_head("bench_mlp_sm90_tune", props, {o.warmup, o.iters}, !o.no_l2_flush);
     doc["dtype"] = "fp16";
-    doc["timing"] = {{"warmup", o.warmup}, {"iters", o.iters}, {"statistic", "median"}, {"l2_flush", !o.no_l2_flush}};
     doc["flops_formula"] = "2 * tokens * n_packed * d_model";
     doc["tolerance"] = kTolerance;
     doc["shapes"] = shapes_json;

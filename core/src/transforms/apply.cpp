@@ -38,11 +38,17 @@ std::string first_failure(const Verification& v) {
   return "unknown";
 }
 
+// The seed of the first verification inputs, which also feed the probe and
+// the capture: every transform needs one.
+uint64_t first_seed(const TransformOptions& options) {
+  if (options.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
+  return options.verify_seeds.front();
+}
+
 // Verifies `candidate` against `model` and keeps it (model = candidate) or
 // records why not.
 void verify_and_keep(Model& model, Model candidate, const InputSpec& spec, const TransformOptions& options,
                      TransformOutcome& outcome) {
-  if (options.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
   const double tolerance = options.tolerance.value_or(default_tolerance(model.info().dtype));
   outcome.verification = verify_outputs(model, candidate, spec, options.verify_seeds, tolerance);
   if (outcome.verification->passed) {
@@ -65,13 +71,13 @@ GraphRewrite builtin(transforms::PassResult (*pass)(torch::jit::Graph&, const Re
 
 TransformOutcome apply_graph_rewrite(Model& model, const InputSpec& spec, const TransformOptions& options,
                                      const std::string& name, const GraphRewrite& rewrite) {
-  if (options.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
+  const uint64_t seed = first_seed(options);
   TransformOutcome outcome;
   outcome.transform = name;
   torch::jit::Module module = model.impl().frozen.clone();
   const auto graph = module.get_method("forward").graph();
   const auto shapes = probe_tensor_shapes(graph, module._ivalue(),
-                                          make_inputs(model, spec, options.verify_seeds.front()), spec.to_string());
+                                          make_inputs(model, spec, seed), spec.to_string());
   RewriteContext context;
   context.device = to_torch_device(model.options().device);
   context.shapes = &shapes;
@@ -94,6 +100,7 @@ namespace {
 
 // The cuda_graphs transform: capture, then verify the replay like a rewrite.
 TransformOutcome apply_cuda_graphs(Model& model, const InputSpec& spec, const TransformOptions& options) {
+  const uint64_t seed = first_seed(options);
   TransformOutcome outcome;
   outcome.transform = kCudaGraphsTransform;
   const auto miss = [&](const std::string& why) {
@@ -105,7 +112,7 @@ TransformOutcome apply_cuda_graphs(Model& model, const InputSpec& spec, const Tr
 #if MLOPT_TORCH_CUDA
   auto impl = std::make_shared<Model::Impl>(model.impl());
   try {
-    impl->replacement = capture_cuda_graph(model, make_inputs(model, spec, options.verify_seeds.front()));
+    impl->replacement = capture_cuda_graph(model, make_inputs(model, spec, seed));
   } catch (const RuntimeError& e) {
     return miss(e.what());
   }
@@ -113,7 +120,7 @@ TransformOutcome apply_cuda_graphs(Model& model, const InputSpec& spec, const Tr
   verify_and_keep(model, Model::from_impl(std::move(impl)), spec, options, outcome);
 #else
   (void)spec;  // no CUDA libtorch: Model::load refused a CUDA device already
-  (void)options;
+  (void)seed;
 #endif
   return outcome;
 }

@@ -166,7 +166,7 @@ struct Match {
 
 using Verdict = std::variant<Match, std::string>;
 
-Verdict match(Node* anchor, const Activation& act, const PassContext& context) {
+Verdict match(const Activation& act, const PassContext& context) {
   Match m;
   m.activation = act;
   const auto up = projection_producing(act.input);
@@ -227,7 +227,6 @@ Verdict match(Node* anchor, const Activation& act, const PassContext& context) {
              ": the CUDA MLP kernel needs multiples of 8";
     }
   }
-  (void)anchor;
   return m;
 }
 
@@ -291,7 +290,7 @@ PassResult rewrite_mlp(torch::jit::Graph& graph, const PassContext& context) {
   }
   for (auto& [anchor, act] : anchors) {
     const std::string module = module_path_of(anchor);
-    auto verdict = match(anchor, act, context);
+    auto verdict = match(act, context);
     if (auto* why = std::get_if<std::string>(&verdict)) {
       result.missed.push_back({module, kind_name(anchor), *why});
       continue;
