@@ -7,21 +7,27 @@
 # CUTLASS/CuTe included, travel in .deps/, which must be named in the call's
 # carry list).
 #
-#   scripts/gpu_check.sh [all|kernels|models|mlp]
+#   scripts/gpu_check.sh [all|kernels|models|mlp|parallel]
 # kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
 # benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
 # model benchmark; mlp: only the MLP's GPU tests, bench_mlp and the Hopper
-# GEMM's configuration sweep (bench_mlp_sm90_tune); all (default): kernels
-# and models.
+# GEMM's configuration sweep (bench_mlp_sm90_tune); parallel: NCCL, ring
+# attention and tensor parallelism (GPU tests, bench_ring_attention, and
+# `mlopt run --tensor-parallel` on every GPU count the machine has); all
+# (default): kernels and models.
 set -uo pipefail
 mode=${1:-all}
-case "$mode" in all|kernels|models|mlp) ;; *) echo "usage: $0 [all|kernels|models|mlp]" >&2; exit 2 ;; esac
+case "$mode" in all|kernels|models|mlp|parallel) ;; *) echo "usage: $0 [all|kernels|models|mlp|parallel]" >&2; exit 2 ;; esac
 want() { [ "$mode" = all ] || [ "$mode" = "$1" ]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/gpu-out}
 # Inside the tree (git-ignored): the GPU machine keeps ignored build outputs
 # between calls, so a second call only rebuilds what changed.
 build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu}
+# The parallel checks need no Hopper kernels (CUTLASS takes most of a build):
+# their own build dir, configured without them.
+extra=()
+if [ "$mode" = parallel ]; then build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu-parallel}; extra=(-DMLOPT_HOPPER_KERNELS=OFF); fi
 mkdir -p "$out"
 cd "$root"
 
@@ -32,10 +38,12 @@ echo "libtorch from $torch_prefix" | tee -a "$out/gpu.txt"
 set -e
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_GUI=OFF \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
-  -DCMAKE_CUDA_ARCHITECTURES=90 >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
+  -DCMAKE_CUDA_ARCHITECTURES=90 "${extra[@]}" >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
 grep "mlopt:" /tmp/configure.log
 targets=()
 [ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp bench_mlp_sm90_tune)
+[ "$mode" = parallel ] && targets=(--target mlopt mlopt_nccl_gpu_tests mlopt_ring_attention_gpu_tests mlopt_core_gpu_tests
+  mlopt_parallel_tests bench_ring_attention)
 cmake --build "$build" -j 16 "${targets[@]}" >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
 echo "build warnings: $(grep -c "warning:" /tmp/build.log || true)"
 set +e
@@ -47,6 +55,35 @@ if [ "$mode" = mlp ]; then
   "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
   "$build/bench/bench_mlp" --json "$out/mlp-bench.json" > "$out/mlp-bench.txt" 2>&1 || status=1
   cat "$out/mlp-bench.txt"
+  exit $status
+fi
+if [ "$mode" = parallel ]; then
+  nvidia-smi topo -m > "$out/topology.txt" 2>&1
+  for t in mlopt_nccl_gpu_tests mlopt_ring_attention_gpu_tests mlopt_parallel_tests; do
+    find "$build" -name "$t" -type f -executable -exec {} \; >"$out/$t.log" 2>&1 || status=1
+    echo "$t: $(grep -E "PASSED|FAILED  \]" "$out/$t.log" | tr '\n' ' ')"
+    grep -E "Failure|FAILED" -A6 "$out/$t.log" | head -30
+  done
+  "$build/tests/core/mlopt_core_gpu_tests" --gtest_filter='TensorParallel*:TransformsCuda*' >"$out/tp-gpu-tests.log" 2>&1 || status=1
+  echo "TensorParallel/TransformsCuda GPU tests: $(grep -E "PASSED|FAILED  \]|SKIPPED \]" "$out/tp-gpu-tests.log" | tr '\n' ' ')"
+  grep -E "Failure" -A6 "$out/tp-gpu-tests.log" | head -30
+  "$build/bench/bench_ring_attention" --json "$out/ring-attention.json" >"$out/ring-attention.txt" 2>&1 || status=1
+  cat "$out/ring-attention.txt"
+  mlopt="$build/app/mlopt"
+  "$mlopt" make-model llama --preset 1b --dtype fp16 -o /tmp/mlopt-llama-1b.pt >/dev/null
+  gpus=$(nvidia-smi -L | wc -l)
+  {
+    "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5
+    for n in 2 4 8; do
+      [ "$n" -le "$gpus" ] || { echo "tensor parallel $n: skipped, this machine has $gpus GPU(s)"; continue; }
+      "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5 --tensor-parallel "$n"
+      "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5 --nproc-per-node "$n"
+    done
+    # One GPU: both ways must refuse clearly (exit 2), not crash or hang.
+    "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[1,64]' --device cuda --tensor-parallel $((gpus + 1))
+    echo "tensor parallel over more GPUs than exist: exit $? (expected 2)"
+  } >"$out/tensor-parallel-llama1b.txt" 2>&1 || status=1
+  cat "$out/tensor-parallel-llama1b.txt"
   exit $status
 fi
 # MLOPT_GPU_TESTS=REGEX runs only the GPU tests it matches (a short call).

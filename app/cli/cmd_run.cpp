@@ -6,7 +6,9 @@
 #include "commands.h"
 #include "format.h"
 #include "model_options.h"
+#include "parallel_run.h"
 #include "project_update.h"
+#include "mlopt/core/error.h"
 #include "mlopt/core/model.h"
 #include "mlopt/core/project.h"
 #include "mlopt/core/runner.h"
@@ -18,6 +20,7 @@ namespace {
 struct RunCliOptions : ModelRunOptions {
   bool json = false;
   std::string project;
+  ParallelFlags parallel;
 };
 
 void print_text(const RunResult& r) {
@@ -50,7 +53,23 @@ Command add_run(CLI::App& app) {
   add_model_run_options(sub, *o, "Timed iterations");
   sub->add_flag("--json", o->json, "Print the result (every sample and the statistics) as JSON");
   sub->add_option("--project", o->project, "Also record the run in this project file (.mlopt), created if absent");
+  add_parallel_flags(sub, o->parallel);
   return {sub, [o]() {
+            if (o->parallel.nproc->count() > 0) return launch_ranks(o->parallel);
+            const auto world = parallel::world_from_environment();
+            const bool parallel_run = world.is_distributed() || o->parallel.tensor_parallel > 1;
+            if (parallel_run && !o->project.empty()) {
+              throw UsageError("--project records single-device runs; leave it out of a tensor-parallel run");
+            }
+            if (world.is_distributed()) {
+              if (o->parallel.tensor_parallel > 1 && o->parallel.tensor_parallel != world.world_size) {
+                throw UsageError("--tensor-parallel " + std::to_string(o->parallel.tensor_parallel) +
+                                 " disagrees with the " + std::to_string(world.world_size) +
+                                 " ranks of WORLD_SIZE: every rank of a multi-process run is one tensor-parallel rank");
+              }
+              return run_as_rank(*o, world, o->json);
+            }
+            if (o->parallel.tensor_parallel > 1) return run_tensor_parallel_here(*o, o->parallel.tensor_parallel, o->json);
             const InputSpec spec = o->spec();  // a bad spec fails before the model loads
             const Model model = o->load_model();
             profiler::NvtxIterationObserver nvtx;

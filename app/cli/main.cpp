@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "parallel_run.h"
 #include "mlopt/core/error.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
       mlopt::cli::add_inspect(app), mlopt::cli::add_run(app), mlopt::cli::add_profile(app), mlopt::cli::add_make_model(app),
       mlopt::cli::add_devices(app), mlopt::cli::add_report(app), mlopt::cli::add_optimize(app),
       mlopt::cli::add_compare(app)};
+  mlopt::cli::set_program_arguments(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

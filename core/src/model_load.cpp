@@ -7,6 +7,7 @@
 
 #include "graph_info.h"
 #include "load_errors.h"
+#include "mlopt/core/environment.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/ops.h"
 #include "mlopt/core/torch_bridge.h"
@@ -182,5 +183,7 @@ Model Model::load(const std::filesystem::path& file, const LoadOptions& options)
   describe_forward(impl->frozen, impl->info);
   return Model(std::move(impl));
 }
+
+int cuda_device_count() { return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0; }
 
 }  // namespace mlopt

@@ -1,18 +1,63 @@
 #include "mlopt/optimizer.h"
 
+#include <mutex>
+
 #include "mlopt/core/error.h"
+#include "mlopt/core/environment.h"
 #include "mlopt/core/torch_bridge.h"
 
 namespace mlopt {
+namespace {
+
+bool on_cuda(const Model& m) { return m.options().device.kind == DeviceKind::Cuda; }
+
+std::vector<int> device_indices(const TensorParallelModel& tp) {
+  std::vector<int> devices;
+  for (int r = 0; r < tp.world_size(); ++r) devices.push_back(tp.rank(r).options().device.index);
+  return devices;
+}
+
+}  // namespace
 
 OptimizedModel::OptimizedModel(Model model, std::vector<TransformOutcome> outcomes)
     : model_(std::move(model)), outcomes_(std::move(outcomes)) {}
 
-c10::IValue OptimizedModel::forward(std::vector<c10::IValue> inputs) const {
-  return mlopt::forward(model_, std::move(inputs));
+OptimizedModel::OptimizedModel(std::shared_ptr<const TensorParallelModel> tensor_parallel,
+                               std::vector<TransformOutcome> outcomes)
+    : model_(tensor_parallel->rank(0)),
+      outcomes_(std::move(outcomes)),
+      tensor_parallel_(std::move(tensor_parallel)) {
+  if (on_cuda(model_)) nccl_ = std::make_shared<parallel::NcclGroup>(device_indices(*tensor_parallel_));
 }
 
-void OptimizedModel::save(const std::filesystem::path& file) const { save_model(model_, file); }
+const TensorParallelPlan* OptimizedModel::tensor_parallel_plan() const {
+  return tensor_parallel_ ? &tensor_parallel_->plan() : nullptr;
+}
+
+c10::IValue OptimizedModel::forward(std::vector<c10::IValue> inputs) const {
+  if (!tensor_parallel_) return mlopt::forward(model_, std::move(inputs));
+  c10::IValue out;
+  std::mutex m;
+  const auto each_rank = [&](parallel::Communicator& comm) {
+    auto result = tensor_parallel_->forward(comm, inputs);
+    std::lock_guard lock(m);
+    if (comm.rank() == 0) out = std::move(result);
+  };
+  if (nccl_) {
+    nccl_->run(each_rank);
+  } else {
+    parallel::ThreadGroup(tensor_parallel_->world_size()).run(each_rank);
+  }
+  return out;
+}
+
+void OptimizedModel::save(const std::filesystem::path& file) const {
+  if (tensor_parallel_) {
+    throw UsageError("a tensor-parallel model is one graph per rank and is not saved: save the model before "
+                     "sharding and shard it again after loading");
+  }
+  save_model(model_, file);
+}
 
 Optimizer::Optimizer(Model model) : model_(std::move(model)) {}
 
@@ -30,11 +75,9 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options) {
 }
 
 OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSpec& spec) {
-  if (options.tensor_parallel_size != 1) {
-    throw UsageError("tensor_parallel_size " + std::to_string(options.tensor_parallel_size) +
-                     ": this version of mlopt runs on one GPU (tensor parallelism is not available yet)");
-  }
-  if (!options.flash_attention && !options.fused_mlp && !options.align_linear && !options.cuda_graphs) {
+  const int tp = options.tensor_parallel_size;
+  if (tp < 1) throw UsageError("tensor_parallel_size must be at least 1, got " + std::to_string(tp));
+  if (tp == 1 && !options.flash_attention && !options.fused_mlp && !options.align_linear && !options.cuda_graphs) {
     throw UsageError("Optimizer::optimize: choose at least one transform");
   }
   TransformOptions t;
@@ -44,9 +87,39 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
   t.cuda_graphs = options.cuda_graphs;
   t.verify_seeds = options.verify_seeds;
   t.tolerance = options.tolerance;
-  auto result = apply_transforms(model_, spec, t);
   spec_ = spec;
-  return OptimizedModel(std::move(result.model), std::move(result.outcomes));
+  if (tp == 1) {
+    auto result = apply_transforms(model_, spec, t);
+    return OptimizedModel(std::move(result.model), std::move(result.outcomes));
+  }
+  if (options.cuda_graphs) {
+    throw UsageError("CUDA graphs are not combined with tensor parallelism in this version: choose one");
+  }
+  // align_linear first (it pads a layer the sharding replicates).
+  Model base = model_;
+  std::vector<TransformOutcome> outcomes;
+  if (options.align_linear) {
+    TransformOptions align = t;
+    align.flash_attention = align.fused_mlp = align.cuda_graphs = false;
+    auto aligned = apply_transforms(model_, spec, align);
+    base = aligned.model;
+    outcomes = aligned.outcomes;
+  }
+  TensorParallelOptions o;
+  o.world_size = tp;
+  o.verify_seeds = options.verify_seeds;
+  o.tolerance = options.tolerance;
+  if (on_cuda(model_)) {
+    const int gpus = cuda_device_count();
+    if (gpus < tp) {
+      throw UsageError("tensor_parallel_size " + std::to_string(tp) + " needs " + std::to_string(tp) +
+                       " GPUs (one per rank) and this machine has " + std::to_string(gpus));
+    }
+    for (int r = 0; r < tp; ++r) o.devices.push_back(Device{DeviceKind::Cuda, r});
+  }
+  auto sharded = std::make_shared<const TensorParallelModel>(shard_tensor_parallel(base, spec, o));
+  for (const auto& outcome : sharded->outcomes()) outcomes.push_back(outcome);
+  return OptimizedModel(std::move(sharded), std::move(outcomes));
 }
 
 }  // namespace mlopt

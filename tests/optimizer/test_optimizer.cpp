@@ -40,12 +40,34 @@ TEST(Optimizer, RefusesWhatItCannotDo) {
   EXPECT_THROW(opt.optimize({.flash_attention = true}), mlopt::UsageError);  // no spec yet
   const auto spec = InputSpec::parse("ids:int64[1,8]");
   EXPECT_THROW(opt.optimize({}, spec), mlopt::UsageError);  // nothing chosen
+  EXPECT_THROW(opt.optimize({.tensor_parallel_size = 0}, spec), mlopt::UsageError);
   try {
-    opt.optimize({.flash_attention = true, .tensor_parallel_size = 2}, spec);
-    FAIL() << "tensor_parallel_size 2 was accepted";
+    opt.optimize({.cuda_graphs = true, .tensor_parallel_size = 2}, spec);
+    FAIL() << "CUDA graphs with tensor parallelism were accepted";
   } catch (const mlopt::UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("tensor_parallel_size 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not combined with tensor parallelism"), std::string::npos) << e.what();
   }
+  mlopt::test::ScratchDir dir;
+  const auto tp = opt.optimize({.tensor_parallel_size = 2}, spec);
+  EXPECT_THROW(tp.save(dir / "tp.pt"), mlopt::UsageError);
+}
+
+// The README's tensor-parallel example: 2 ranks (threads on the CPU) give
+// the model's outputs, and the plan says what went where.
+TEST(Optimizer, TensorParallelForwardMatchesTheModel) {
+  mlopt::Optimizer opt(Model::load(mlopt::test::tiny_gpt2()));
+  const auto spec = InputSpec::parse("ids:int64[2,8]");
+  const auto tp = opt.optimize({.align_linear = true, .tensor_parallel_size = 2}, spec);
+  ASSERT_NE(tp.tensor_parallel_plan(), nullptr);
+  EXPECT_EQ(tp.tensor_parallel_plan()->blocks.size(), 4u);
+  // align_linear (nothing to pad in the tiny model), the two passes, the sharding.
+  ASSERT_EQ(tp.outcomes().size(), 4u);
+  EXPECT_EQ(tp.outcomes().back().transform, "tensor_parallel");
+  EXPECT_TRUE(tp.outcomes().back().applied);
+  const auto inputs = mlopt::make_inputs(opt.model(), spec, 9);
+  const auto expected = mlopt::forward(opt.model(), inputs).toTensor();
+  EXPECT_TRUE(at::allclose(tp.forward(inputs).toTensor(), expected, 1e-4, 1e-4));
+  EXPECT_EQ(mlopt::Optimizer(opt.model()).optimize({.flash_attention = true}, spec).tensor_parallel_plan(), nullptr);
 }
 
 }  // namespace

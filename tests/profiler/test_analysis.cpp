@@ -262,6 +262,8 @@ TEST(Analysis, CategoryOfOpsAndModules) {
   EXPECT_EQ(category_of("aten::add", "transformer.h.0"), kElementwise);
   EXPECT_EQ(category_of("aten::arange", "transformer"), kOther);
   EXPECT_EQ(category_of("c10d::allreduce_", "transformer.h.0.mlp"), kCommunication);
+  // The all-reduce a tensor-parallel rank runs after each block is communication, not the block.
+  EXPECT_EQ(category_of("mlopt::all_reduce", "transformer.h.0.attn"), kCommunication);
 }
 
 TEST(Analysis, DefaultModuleDepthIsBelowTheBlocks) {

@@ -9,6 +9,7 @@
 #include "mlopt/core/torch_bridge.h"
 #include "mlopt/core/transforms.h"
 #include "passes.h"
+#include "rewrite_support.h"
 #include "tensor_probe.h"
 #if MLOPT_TORCH_CUDA
 #include "cuda_graph_forward.h"
@@ -86,14 +87,18 @@ TransformOutcome apply_graph_rewrite(Model& model, const InputSpec& spec, const 
     outcome.note = "nothing matched";
     return outcome;
   }
+  verify_and_keep(model, model_with_module(model, module), spec, options, outcome);
+  return outcome;
+}
+
+Model model_with_module(const Model& model, const torch::jit::Module& module) {
   auto impl = std::make_shared<Model::Impl>(model.impl());
   impl->frozen = module;
   impl->replacement = nullptr;  // a capture of the old graph does not run the new one
   impl->info.nodes.clear();
   impl->info.inputs.clear();
   describe_forward(impl->frozen, impl->info);
-  verify_and_keep(model, Model::from_impl(std::move(impl)), spec, options, outcome);
-  return outcome;
+  return Model::from_impl(std::move(impl));
 }
 
 namespace {

@@ -7,6 +7,7 @@
 
 #include "mlopt/core/error.h"
 #include "mlopt/core/torch_bridge.h"
+#include "rewrite_support.h"
 
 namespace mlopt {
 namespace {
@@ -62,6 +63,12 @@ OutputComparison compare(const std::string& name, const at::Tensor& reference, c
 
 Verification verify_outputs(const Model& original, const Model& transformed, const InputSpec& spec,
                             const std::vector<uint64_t>& seeds, double tolerance) {
+  return verify_forward(original, spec, seeds, tolerance,
+                        [&](std::vector<c10::IValue> inputs) { return forward(transformed, std::move(inputs)); });
+}
+
+Verification verify_forward(const Model& original, const InputSpec& spec, const std::vector<uint64_t>& seeds,
+                            double tolerance, const CandidateForward& candidate) {
   Verification v;
   v.seeds = seeds;
   std::map<std::string, OutputComparison> worst;
@@ -71,7 +78,7 @@ Verification verify_outputs(const Model& original, const Model& transformed, con
     const auto expected = flatten_outputs(forward(original, inputs));
     std::vector<std::pair<std::string, at::Tensor>> got;
     try {
-      got = flatten_outputs(forward(transformed, inputs));
+      got = flatten_outputs(candidate(inputs));
     } catch (const Error& e) {
       v.error = e.what();
       v.passed = false;

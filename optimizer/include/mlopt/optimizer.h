@@ -12,10 +12,13 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "mlopt/core/model.h"
+#include "mlopt/core/tensor_parallel.h"
+#include "mlopt/parallel/nccl.h"
 #include "mlopt/core/transforms.h"
 #include "mlopt/profiler/profile_result.h"
 #include "mlopt/profiler/profiler.h"
@@ -27,8 +30,11 @@ struct OptimizeOptions {
   bool fused_mlp = false;
   bool align_linear = false;
   bool cuda_graphs = false;
-  // Tensor parallelism arrives with the parallel transforms; 1 is the only
-  // size this version runs (anything else is refused, not ignored).
+  // > 1: Megatron-style tensor parallelism over this many ranks (attention
+  // heads and MLP features split, one all-reduce per block): threads on the
+  // CPU, one GPU per rank (NCCL) on CUDA. Runs the attention and MLP
+  // transforms whatever the flags above say (they recognise the blocks).
+  // Not combined with cuda_graphs.
   int tensor_parallel_size = 1;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;  // default: by dtype (see TransformOptions)
@@ -37,22 +43,31 @@ struct OptimizeOptions {
 class OptimizedModel {
  public:
   OptimizedModel(Model model, std::vector<TransformOutcome> outcomes);
+  // A tensor-parallel model (model() is rank 0's); `outcomes` in the order
+  // the transforms ran.
+  OptimizedModel(std::shared_ptr<const TensorParallelModel> tensor_parallel, std::vector<TransformOutcome> outcomes);
   const Model& model() const { return model_; }
   // Per requested transform: what matched, what was left alone and why, the
   // verification, whether it was kept.
   const std::vector<TransformOutcome>& outcomes() const { return outcomes_; }
+  // The plan when tensor_parallel_size > 1, else null.
+  const TensorParallelPlan* tensor_parallel_plan() const;
   // One forward (inference mode). With cuda_graphs, inputs of the captured
   // shapes replay the graph and the returned tensors are overwritten by the
-  // next forward. Throws as the runner does (InputSpecError, OutOfMemoryError,
-  // RuntimeError).
+  // next forward. Tensor-parallel: every rank runs (threads, or one GPU each
+  // over NCCL) and rank 0's result is returned. Throws as the runner does
+  // (InputSpecError, OutOfMemoryError, RuntimeError).
   c10::IValue forward(std::vector<c10::IValue> inputs) const;
   // A TorchScript file that loads wherever mlopt's ops are registered (CUDA
-  // graphs are not stored: they are captured at run time).
+  // graphs are not stored: they are captured at run time). Throws UsageError
+  // for a tensor-parallel model (shard again after loading).
   void save(const std::filesystem::path& file) const;
 
  private:
   Model model_;
   std::vector<TransformOutcome> outcomes_;
+  std::shared_ptr<const TensorParallelModel> tensor_parallel_;
+  std::shared_ptr<parallel::NcclGroup> nccl_;  // created with the model, reused by every forward
 };
 
 class Optimizer {
@@ -65,8 +80,8 @@ class Optimizer {
   profiler::ProfileResult profile(const InputSpec& spec, const profiler::ProfileOptions& options = {});
 
   // Applies the chosen transforms for `spec` (or the last profiled spec).
-  // Throws UsageError when no spec is known, no transform is chosen, or
-  // tensor_parallel_size != 1.
+  // Throws UsageError when no spec is known, no transform is chosen,
+  // tensor_parallel_size < 1, or it asks for more GPUs than there are.
   OptimizedModel optimize(const OptimizeOptions& options);
   OptimizedModel optimize(const OptimizeOptions& options, const InputSpec& spec);
 

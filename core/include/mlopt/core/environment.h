@@ -11,6 +11,10 @@ namespace mlopt {
 // Result caches are keyed by it, so every caller must get the same text.
 std::string device_name(const Device& device);
 
+// CUDA devices this libtorch sees (0 without a driver, a GPU or CUDA
+// libtorch).
+int cuda_device_count();
+
 // Now, UTC, ISO 8601 ("2026-11-25T04:51:12Z").
 std::string utc_timestamp();
 

@@ -1,0 +1,31 @@
+#pragma once
+// The communicator mlopt's collective TorchScript ops use on this thread.
+//
+//   mlopt::all_reduce(Tensor x, int world_size) -> Tensor
+//     the element-wise sum of x over the ranks of the current communicator
+//     (a new tensor; x is not changed). A tensor-parallel rank's graph calls
+//     it after each row-parallel projection. world_size is the group the
+//     graph was sharded for: running it under another size is an error.
+//
+// Each rank's forward runs on its own thread (ThreadGroup, NcclGroup) or in
+// its own process, so "current" is per thread: a CommunicatorScope sets it
+// for the forward it encloses.
+#include "mlopt/parallel/communicator.h"
+
+namespace mlopt {
+
+class CommunicatorScope {
+ public:
+  explicit CommunicatorScope(parallel::Communicator& comm);
+  ~CommunicatorScope();
+  CommunicatorScope(const CommunicatorScope&) = delete;
+  CommunicatorScope& operator=(const CommunicatorScope&) = delete;
+
+ private:
+  parallel::Communicator* previous_;
+};
+
+// The communicator of the innermost scope on this thread, or null.
+parallel::Communicator* current_communicator();
+
+}  // namespace mlopt

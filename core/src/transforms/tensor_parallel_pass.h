@@ -1,0 +1,36 @@
+#pragma once
+// Internal: Megatron-style tensor parallelism as a rewrite of one rank's
+// copy of the frozen graph, after the attention and MLP passes have turned
+// the blocks into mlopt::flash_attention and mlopt::fused_mlp calls (so the
+// blocks are already recognised, whatever form the model wrote them in).
+//
+// Attention: the projections that feed the call's q, k and v (separate, or
+// one fused qkv projection split in three) become column-parallel, keeping
+// this rank's heads (GPT-2's c_attn is split per head inside each of q, k
+// and v); the head counts in the views and splits between them are divided
+// by the world size; the projection the call's output feeds becomes
+// row-parallel, its bias kept on rank 0 only, followed by mlopt::all_reduce.
+// MLP: w_up keeps this rank's d_ff features (gate and up pairs together),
+// w_down the matching inputs, b_down and the fused residual stay on rank 0,
+// and the output is all-reduced. Everything else is replicated.
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mlopt/core/tensor_parallel.h"
+#include "mlopt/core/torch_bridge.h"
+
+namespace mlopt::transforms {
+
+struct ShardResult {
+  std::vector<ShardedBlock> sharded;
+  std::vector<PassMiss> missed;  // blocks left replicated, and why
+};
+
+// Rewrites `graph` (a clone: its constants are replaced, not changed) into
+// rank `rank` of `world`. `context` holds the unsharded graph's probed shapes.
+ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext& context, int rank, int world);
+
+}  // namespace mlopt::transforms

@@ -1,0 +1,231 @@
+// Tensor parallelism on CPU ranks (threads): every sharded model must give
+// the unsharded model's outputs, for 2 and 4 ranks, on the samples and on
+// attention written the ways HF models write it.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <mutex>
+
+#include "mlopt/core/collectives.h"
+#include "mlopt/core/error.h"
+#include "mlopt/core/model.h"
+#include "mlopt/core/sample_models.h"
+#include "mlopt/core/tensor_parallel.h"
+#include "mlopt/core/torch_bridge.h"
+#include "test_support.h"
+
+namespace {
+
+using mlopt::InputSpec;
+using mlopt::Model;
+using mlopt::TensorParallelModel;
+using mlopt::parallel::Communicator;
+using mlopt::parallel::ThreadGroup;
+
+mlopt::TensorParallelOptions ranks(int n) {
+  mlopt::TensorParallelOptions o;
+  o.world_size = n;
+  return o;
+}
+
+// The model's first output tensor (gpt2: logits; llama: the dict's logits).
+at::Tensor first_output(const c10::IValue& v) { return mlopt::flatten_outputs(v).at(0).second; }
+
+// Every rank's output for one set of inputs, run together on threads.
+std::vector<at::Tensor> run_ranks(const TensorParallelModel& tp, const std::vector<c10::IValue>& inputs) {
+  ThreadGroup group(tp.world_size());
+  std::vector<at::Tensor> outs(static_cast<std::size_t>(tp.world_size()));
+  group.run([&](Communicator& comm) { outs[comm.rank()] = first_output(tp.forward(comm, inputs)); });
+  return outs;
+}
+
+double relative_error(const at::Tensor& got, const at::Tensor& want) {
+  return (got.to(at::kDouble) - want.to(at::kDouble)).abs().max().item<double>() /
+         want.to(at::kDouble).abs().max().item<double>();
+}
+
+// Checks the ranks against the model as loaded (not only against the
+// verification inside shard_tensor_parallel) on inputs of its own seed.
+void expect_matches_unsharded(const Model& model, const TensorParallelModel& tp, const InputSpec& spec) {
+  const auto inputs = mlopt::make_inputs(model, spec, 77);
+  const auto want = first_output(mlopt::forward(model, inputs));
+  const auto outs = run_ranks(tp, inputs);
+  for (std::size_t r = 0; r < outs.size(); ++r) {
+    ASSERT_TRUE(outs[r].sizes().equals(want.sizes())) << "rank " << r;
+    EXPECT_LT(relative_error(outs[r], want), 1e-4) << "rank " << r;
+    EXPECT_TRUE(outs[r].equal(outs[0])) << "every rank holds the same result after the last all-reduce";
+  }
+}
+
+int count_kind(const Model& m, const std::string& kind) {
+  int n = 0;
+  for (const auto& node : m.info().nodes) n += node.kind == kind;
+  return n;
+}
+
+TEST(TensorParallel, Gpt2SplitsEveryBlockFor2And4Ranks) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());  // 2 layers, 4 heads of 16, dim 64
+  const auto spec = InputSpec::parse("ids:int64[2,12]");
+  for (int n : {2, 4}) {
+    SCOPED_TRACE(n);
+    const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(n));
+    const auto& plan = tp.plan();
+    ASSERT_EQ(plan.blocks.size(), 4u) << plan.describe();
+    EXPECT_EQ(plan.blocks[0].module, "transformer.h.0.attn");
+    EXPECT_EQ(plan.blocks[0].kind, "attention");
+    EXPECT_NE(plan.blocks[0].detail.find("4 query heads -> " + std::to_string(4 / n) + " per rank"),
+              std::string::npos)
+        << plan.blocks[0].detail;
+    EXPECT_NE(plan.blocks[0].detail.find("c_attn"), std::string::npos) << plan.blocks[0].detail;
+    EXPECT_EQ(plan.blocks[1].kind, "mlp");
+    EXPECT_NE(plan.blocks[1].detail.find("d_ff 256 -> " + std::to_string(256 / n)), std::string::npos);
+    EXPECT_TRUE(plan.replicated.empty());
+    // One all-reduce of the hidden states per block: 2 x 12 tokens x 64 fp32.
+    EXPECT_EQ(plan.blocks[0].all_reduce_elements, 2 * 12 * 64);
+    EXPECT_EQ(plan.all_reduce_bytes(), 4 * 2 * 12 * 64 * 4);
+    EXPECT_EQ(plan.bytes_sent_per_rank(), plan.all_reduce_bytes() * 2 * (n - 1) / n);
+    EXPECT_LT(plan.weight_bytes_per_rank, plan.model_weight_bytes);
+    EXPECT_NE(plan.describe().find("Weights per GPU"), std::string::npos);
+    // Each rank: 4 all-reduces, and its projections really are narrower.
+    for (int r = 0; r < n; ++r) EXPECT_EQ(count_kind(tp.rank(r), "mlopt::all_reduce"), 4);
+    const auto& last = tp.outcomes().back();
+    EXPECT_EQ(last.transform, "tensor_parallel");
+    ASSERT_TRUE(last.verification.has_value());
+    EXPECT_TRUE(last.verification->passed);
+    expect_matches_unsharded(model, tp, spec);
+  }
+}
+
+TEST(TensorParallel, LlamaGqaSplitsKeyValueHeadsOrSaysWhyNot) {
+  mlopt::test::ScratchDir dir;
+  auto config = mlopt::samples::llama_preset("tiny");
+  config.heads = 4;
+  config.kv_heads = 2;
+  const auto file = dir / "llama.pt";
+  mlopt::samples::write_llama(config, file);
+  const auto model = Model::load(file);
+  const auto spec = InputSpec::parse("ids:int64[2,8]");
+
+  const auto two = mlopt::shard_tensor_parallel(model, spec, ranks(2));
+  ASSERT_EQ(two.plan().blocks.size(), static_cast<std::size_t>(2 * config.layers)) << two.plan().describe();
+  EXPECT_NE(two.plan().blocks[0].detail.find("4 query / 2 key-value heads -> 2 / 1 per rank"), std::string::npos)
+      << two.plan().blocks[0].detail;
+  expect_matches_unsharded(model, two, spec);
+
+  // 2 key-value heads do not split 4 ways: attention stays whole on every
+  // rank, the MLPs are still split, and the outputs still match.
+  const auto four = mlopt::shard_tensor_parallel(model, spec, ranks(4));
+  ASSERT_EQ(four.plan().replicated.size(), static_cast<std::size_t>(config.layers));
+  EXPECT_NE(four.plan().replicated[0].reason.find("2 key-value heads do not split over 4 ranks"),
+            std::string::npos)
+      << four.plan().replicated[0].reason;
+  EXPECT_EQ(four.plan().blocks.size(), static_cast<std::size_t>(config.layers));
+  EXPECT_EQ(four.plan().blocks[0].kind, "mlp");
+  EXPECT_NE(four.plan().describe().find("Replicated on every rank"), std::string::npos);
+  expect_matches_unsharded(model, four, spec);
+}
+
+// A module written in TorchScript source, saved and loaded as a user's is.
+Model model_from_source(const mlopt::test::ScratchDir& dir, const std::string& source,
+                        const std::vector<std::pair<std::string, at::Tensor>>& params) {
+  torch::jit::Module m("Block");
+  for (const auto& [name, tensor] : params) m.register_parameter(name, tensor, false);
+  m.define(source);
+  m.eval();
+  const auto file = dir / "block.pt";
+  m.save(file.string());
+  return Model::load(file);
+}
+
+// HF Llama's way: separate q/k/v nn.Linear, the head shape appended to
+// x.size()[:-1], GQA by repeat_interleave, reshape to the hidden size, and a
+// SwiGLU MLP of three Linear layers.
+TEST(TensorParallel, HfStyleAttentionWithSizeListsAndRepeatInterleave) {
+  mlopt::test::ScratchDir dir;
+  torch::manual_seed(5);
+  const int64_t C = 64, H = 4, KV = 2, D = 16, F = 96;
+  const auto w = [](int64_t o, int64_t i) { return torch::randn({o, i}) * 0.1; };
+  const auto model = model_from_source(
+      dir,
+      "def forward(self, x):\n"
+      "    B = x.size(0)\n"
+      "    T = x.size(1)\n"
+      "    q = torch.linear(x, self.wq, self.bq).view(x.size()[:-1] + [4, 16]).transpose(1, 2)\n"
+      "    k = torch.linear(x, self.wk, None).view(x.size()[:-1] + [2, 16]).transpose(1, 2)\n"
+      "    v = torch.linear(x, self.wv, None).view(B, T, 2, 16).transpose(1, 2)\n"
+      "    k = k.repeat_interleave(2, dim=1)\n"
+      "    v = v.repeat_interleave(2, dim=1)\n"
+      "    s = torch.matmul(q, k.transpose(2, 3)) * 0.25\n"
+      "    s = s + torch.full([T, T], float('-inf')).triu(1)\n"
+      "    a = torch.matmul(torch.softmax(s, dim=-1), v)\n"
+      "    a = a.transpose(1, 2).reshape(B, T, 64)\n"
+      "    h = x + torch.linear(a, self.wo, self.bo)\n"
+      "    g = torch.silu(torch.linear(h, self.wg, None)) * torch.linear(h, self.wu, None)\n"
+      "    return h + torch.linear(g, self.wd, None)\n",
+      {{"wq", w(H * D, C)}, {"bq", torch::randn({H * D}) * 0.1}, {"wk", w(KV * D, C)}, {"wv", w(KV * D, C)},
+       {"wo", w(C, H * D)}, {"bo", torch::randn({C}) * 0.1}, {"wg", w(F, C)}, {"wu", w(F, C)}, {"wd", w(C, F)}});
+  const auto spec = InputSpec::parse("x:float32[2,10,64]");
+  const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(2));
+  ASSERT_EQ(tp.plan().blocks.size(), 2u) << tp.plan().describe();
+  EXPECT_NE(tp.plan().blocks[0].detail.find("4 head-count shapes rescaled"), std::string::npos)
+      << tp.plan().blocks[0].detail;
+  EXPECT_NE(tp.plan().blocks[1].detail.find("d_ff 96 -> 48"), std::string::npos);
+  expect_matches_unsharded(model, tp, spec);
+}
+
+TEST(TensorParallel, NothingToSplitIsAnErrorThatSaysWhy) {
+  mlopt::test::ScratchDir dir;
+  auto config = mlopt::samples::gpt2_preset("tiny");
+  config.heads = 4;
+  const auto file = dir / "gpt2.pt";
+  mlopt::samples::write_gpt2(config, file);
+  const auto model = Model::load(file);
+  // 4 heads and d_ff 256 do not split over 3 ranks.
+  try {
+    mlopt::shard_tensor_parallel(model, InputSpec::parse("ids:int64[1,8]"), ranks(3));
+    FAIL() << "expected a UsageError";
+  } catch (const mlopt::UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("nothing to split over 3 ranks"), std::string::npos) << what;
+    EXPECT_NE(what.find("transformer.h.0.attn: 4 query / 4 key-value heads do not split over 3 ranks"),
+              std::string::npos)
+        << what;
+  }
+  EXPECT_THROW(mlopt::shard_tensor_parallel(model, InputSpec::parse("ids:int64[1,8]"), ranks(1)), mlopt::UsageError);
+}
+
+TEST(TensorParallel, OneRankAloneIsTheSameAsThatRankOfTheGroup) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[1,8]");
+  const auto all = mlopt::shard_tensor_parallel(model, spec, ranks(2));
+  const auto one = mlopt::shard_one_rank(model, spec, ranks(2), 1);
+  EXPECT_EQ(one.plan().blocks, all.plan().blocks);
+  EXPECT_THROW(one.rank(0), mlopt::UsageError);
+  // Rank 1 alone in a process pairs with rank 0 of the full set.
+  const auto inputs = mlopt::make_inputs(model, spec, 3);
+  ThreadGroup group(2);
+  std::vector<at::Tensor> outs(2);
+  group.run([&](Communicator& comm) {
+    const auto& tp = comm.rank() == 1 ? one : all;
+    outs[comm.rank()] = tp.forward(comm, inputs).toTensor();
+  });
+  EXPECT_TRUE(outs[0].equal(outs[1]));
+  EXPECT_LT(relative_error(outs[0], mlopt::forward(model, inputs).toTensor()), 1e-4);
+}
+
+TEST(TensorParallel, AShardedRankRunAloneSaysHowToRunIt) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[1,8]");
+  const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(2));
+  try {
+    mlopt::forward(tp.rank(0), mlopt::make_inputs(model, spec, 1));
+    FAIL() << "expected an error";
+  } catch (const mlopt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--tensor-parallel 2"), std::string::npos) << e.what();
+  }
+  ThreadGroup three(3);
+  EXPECT_THROW(three.run([&](Communicator& comm) { tp.forward(comm, mlopt::make_inputs(model, spec, 1)); }),
+               mlopt::UsageError);
+}
+
+}  // namespace
