@@ -67,9 +67,14 @@ Command add_run(CLI::App& app) {
                                  " disagrees with the " + std::to_string(world.world_size) +
                                  " ranks of WORLD_SIZE: every rank of a multi-process run is one tensor-parallel rank");
               }
-              return run_as_rank(*o, world, o->json);
+              return run_as_rank(*o, world, o->parallel.sequence_parallel, o->json);
             }
-            if (o->parallel.tensor_parallel > 1) return run_tensor_parallel_here(*o, o->parallel.tensor_parallel, o->json);
+            if (o->parallel.sequence_parallel && o->parallel.tensor_parallel == 1) {
+              throw UsageError("--sequence-parallel needs --tensor-parallel N (N > 1) or --nproc-per-node");
+            }
+            if (o->parallel.tensor_parallel > 1) {
+              return run_tensor_parallel_here(*o, o->parallel.tensor_parallel, o->parallel.sequence_parallel, o->json);
+            }
             const InputSpec spec = o->spec();  // a bad spec fails before the model loads
             const Model model = o->load_model();
             profiler::NvtxIterationObserver nvtx;

@@ -53,6 +53,9 @@ void add_parallel_flags(CLI::App* sub, ParallelFlags& f) {
                   "Split attention heads and MLP features over N ranks in this process (one GPU each over NCCL, "
                   "or CPU threads); prints the plan and verifies before timing")
       ->check(CLI::PositiveNumber);
+  sub->add_flag("--sequence-parallel", f.sequence_parallel,
+                "With tensor parallelism: norms and residual adds on seq/N tokens per rank, reduce-scatter + "
+                "all-gather instead of each all-reduce");
   f.nproc = sub->add_option("--nproc-per-node", f.launch.nproc_per_node,
                             "Start N processes on this node, one rank each (as torchrun), tensor parallel over all "
                             "ranks; a rank picks the GPU LOCAL_RANK")
@@ -96,11 +99,12 @@ int launch_ranks(const ParallelFlags& flags) {
   return launch_local_ranks(flags.launch, rank_arguments({all.begin() + 1, all.end()}));
 }
 
-int run_tensor_parallel_here(const ModelRunOptions& o, int world, bool json) {
+int run_tensor_parallel_here(const ModelRunOptions& o, int world, bool sequence_parallel, bool json) {
   const InputSpec spec = o.spec();
   const Model model = o.load_model();
   TensorParallelOptions options;
   options.world_size = world;
+  options.sequence_parallel = sequence_parallel;
   const bool cuda = model.options().device.kind == DeviceKind::Cuda;
   if (cuda) {
     const int gpus = cuda_device_count();
@@ -133,7 +137,7 @@ int run_tensor_parallel_here(const ModelRunOptions& o, int world, bool json) {
   return 0;
 }
 
-int run_as_rank(const ModelRunOptions& o, const parallel::World& world, bool json) {
+int run_as_rank(const ModelRunOptions& o, const parallel::World& world, bool sequence_parallel, bool json) {
   ModelRunOptions mine = o;
   const Device wanted = parse_device(o.device);
   if (wanted.kind != DeviceKind::Cuda) {
@@ -145,6 +149,7 @@ int run_as_rank(const ModelRunOptions& o, const parallel::World& world, bool jso
   const Model model = mine.load_model();
   TensorParallelOptions options;
   options.world_size = world.world_size;
+  options.sequence_parallel = sequence_parallel;
   const auto tp = shard_one_rank(model, spec, options, world.rank);
   if (world.rank == 0 && !json) std::cout << tp.plan().describe() << "\n";
   auto store = tcp_store(world, std::chrono::seconds(300));

@@ -16,6 +16,7 @@ namespace mlopt::cli {
 
 struct ParallelFlags {
   int tensor_parallel = 1;
+  bool sequence_parallel = false;
   LaunchPlan launch;
   CLI::Option* nproc = nullptr;  // set: this call launches the ranks
 };
@@ -34,11 +35,11 @@ int launch_ranks(const ParallelFlags& flags);
 
 // The whole group in this process: the plan, the joint verification, then
 // every rank timed together; rank 0's result printed.
-int run_tensor_parallel_here(const ModelRunOptions& options, int world, bool json);
+int run_tensor_parallel_here(const ModelRunOptions& options, int world, bool sequence_parallel, bool json);
 
 // This process as rank world.rank (started by the launcher or torchrun):
 // NCCL through the TCP store at MASTER_ADDR:MASTER_PORT, the GPU LOCAL_RANK.
 // Rank 0 prints the plan and the result.
-int run_as_rank(const ModelRunOptions& options, const parallel::World& world, bool json);
+int run_as_rank(const ModelRunOptions& options, const parallel::World& world, bool sequence_parallel, bool json);
 
 }  // namespace mlopt::cli

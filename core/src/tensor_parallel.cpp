@@ -61,28 +61,45 @@ Model model_on(const Model& model, const Device& device) {
   return Model::from_impl(std::move(impl));
 }
 
+struct RankGraph;
+void add_sequence_outcome(const RankGraph& g, TransformOutcome& outcome);
+
 struct RankGraph {
   Model model;
   transforms::ShardResult result;
+  std::optional<transforms::SequenceParallelResult> sequence;
 };
 
 RankGraph shard_rank(const Model& base, const InputSpec& spec, uint64_t seed, int rank, int world,
-                     const std::vector<Device>& devices) {
+                     const TensorParallelOptions& options) {
+  const auto& devices = options.devices;
   torch::jit::Module module = base.impl().frozen.clone();
   const auto graph = module.get_method("forward").graph();
   const auto shapes = probe_tensor_shapes(graph, module._ivalue(), make_inputs(base, spec, seed), spec.to_string());
   RewriteContext context;
   context.device = to_torch_device(base.options().device);
   context.shapes = &shapes;
-  auto result = transforms::shard_tensor_parallel(*graph, context, rank, world);
-  if (devices.empty()) return {model_with_module(base, module), std::move(result)};
+  auto result = transforms::shard_tensor_parallel(*graph, context, rank, world, options.sequence_parallel);
+  std::optional<transforms::SequenceParallelResult> sequence;
+  if (options.sequence_parallel) sequence = transforms::apply_sequence_parallel(*graph, context, world);
+  if (devices.empty()) return {model_with_module(base, module), std::move(result), std::move(sequence)};
   const Device device = devices.at(static_cast<std::size_t>(rank));
   move_constants(*graph, to_torch_device(device));
   torch::jit::EliminateDeadCode(graph->block());
-  return {model_on(model_with_module(base, module), device), std::move(result)};
+  return {model_on(model_with_module(base, module), device), std::move(result), std::move(sequence)};
 }
 
-TensorParallelPlan make_plan(const Model& base, const InputSpec& spec, int world, const transforms::ShardResult& r) {
+void add_sequence_outcome(const RankGraph& g, TransformOutcome& outcome) {
+  if (!g.sequence) return;
+  outcome.matched.push_back({"", "sequence parallel: " + std::to_string(g.sequence->reduce_scatters) +
+                                     " reduce-scatters, " + std::to_string(g.sequence->all_gathers) +
+                                     " all-gathers, " + std::to_string(g.sequence->local_ops) +
+                                     " ops on this rank's tokens"});
+  outcome.missed.insert(outcome.missed.end(), g.sequence->missed.begin(), g.sequence->missed.end());
+}
+
+TensorParallelPlan make_plan(const Model& base, const InputSpec& spec, int world, const RankGraph& g) {
+  const transforms::ShardResult& r = g.result;
   TensorParallelPlan plan;
   plan.world_size = world;
   plan.spec = spec.to_string();
@@ -92,6 +109,13 @@ TensorParallelPlan make_plan(const Model& base, const InputSpec& spec, int world
   plan.model_weight_bytes = constant_weight_bytes(base.impl().frozen);
   plan.weight_bytes_per_rank = plan.model_weight_bytes;
   for (const auto& b : plan.blocks) plan.weight_bytes_per_rank -= b.weight_bytes - b.weight_bytes_per_rank;
+  if (g.sequence) {
+    plan.sequence_parallel = true;
+    plan.reduce_scatters = g.sequence->reduce_scatters;
+    plan.all_gathers = g.sequence->all_gathers;
+    plan.sequence_local_ops = g.sequence->local_ops;
+    plan.replicated.insert(plan.replicated.end(), g.sequence->missed.begin(), g.sequence->missed.end());
+  }
   return plan;
 }
 
@@ -141,7 +165,12 @@ int64_t TensorParallelPlan::all_reduce_bytes() const {
 }
 
 int64_t TensorParallelPlan::bytes_sent_per_rank() const {
-  return all_reduce_bytes() * 2 * (world_size - 1) / world_size;
+  const int64_t n = world_size;
+  if (!sequence_parallel || blocks.empty()) return all_reduce_bytes() * 2 * (n - 1) / n;
+  // The all-reduces not turned into reduce-scatters stay whole.
+  const int64_t average = all_reduce_bytes() / static_cast<int64_t>(blocks.size());
+  const int64_t kept = static_cast<int64_t>(blocks.size()) - reduce_scatters;
+  return (kept * 2 + reduce_scatters + all_gathers) * average * (n - 1) / n;
 }
 
 std::string TensorParallelPlan::describe() const {
@@ -158,6 +187,12 @@ std::string TensorParallelPlan::describe() const {
     for (const auto& m : replicated) s << "  " << (m.module.empty() ? m.op : m.module) << ": " << m.reason << "\n";
   }
   const int64_t layers = static_cast<int64_t>(blocks.size());
+  if (sequence_parallel) {
+    s << "Sequence parallel: " << reduce_scatters << " all-reduce" << (reduce_scatters == 1 ? "" : "s")
+      << " -> reduce-scatter along the sequence, " << all_gathers << " all-gather" << (all_gathers == 1 ? "" : "s")
+      << " where the whole sequence is read again, " << sequence_local_ops
+      << " ops (norms, residual adds) on 1/" << world_size << " of the tokens\n";
+  }
   s << "Communication: " << layers << " all-reduce" << (layers == 1 ? "" : "s") << " of "
     << bytes_text(layers ? all_reduce_bytes() / layers : 0) << " on average, " << bytes_text(all_reduce_bytes())
     << " per forward; each rank sends " << bytes_text(bytes_sent_per_rank()) << " (ring: 2(N-1)/N of each)\n";
@@ -208,16 +243,17 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
   std::vector<TransformOutcome> outcomes;
   const Model base = with_block_ops(model, spec, options, outcomes);
   std::vector<Model> ranks;
-  transforms::ShardResult first;
+  std::optional<RankGraph> rank0;
   for (int r = 0; r < world; ++r) {
-    auto g = shard_rank(base, spec, options.verify_seeds.front(), r, world, options.devices);
-    if (r == 0) first = g.result;
-    ranks.push_back(std::move(g.model));
+    auto g = shard_rank(base, spec, options.verify_seeds.front(), r, world, options);
+    ranks.push_back(g.model);
+    if (r == 0) rank0 = std::move(g);
   }
+  const transforms::ShardResult& first = rank0->result;
   if (first.sharded.empty()) {
     throw UsageError("nothing to split over " + std::to_string(world) + " ranks:" + reasons(first.missed));
   }
-  TensorParallelModel tp(make_plan(base, spec, world, first), ranks, {});
+  TensorParallelModel tp(make_plan(base, spec, world, *rank0), ranks, {});
 
   // The ranks together (threads sharing the model's device) against the
   // model before sharding.
@@ -225,6 +261,7 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
   outcome.transform = kTensorParallelTransform;
   for (const auto& b : first.sharded) outcome.matched.push_back({b.module, b.kind + ": " + b.detail});
   outcome.missed = first.missed;
+  add_sequence_outcome(*rank0, outcome);
   const auto space = model.options().device.kind == DeviceKind::Cuda ? parallel::BufferSpace::kDevice
                                                                      : parallel::BufferSpace::kHost;
   const double tolerance = options.tolerance.value_or(default_tolerance(base.info().dtype));
@@ -261,7 +298,7 @@ TensorParallelModel shard_one_rank(const Model& model, const InputSpec& spec, co
   if (rank < 0 || rank >= world) throw UsageError("rank " + std::to_string(rank) + " of " + std::to_string(world));
   std::vector<TransformOutcome> outcomes;
   const Model base = with_block_ops(model, spec, options, outcomes);
-  auto g = shard_rank(base, spec, options.verify_seeds.front(), rank, world, options.devices);
+  auto g = shard_rank(base, spec, options.verify_seeds.front(), rank, world, options);
   if (g.result.sharded.empty()) {
     throw UsageError("nothing to split over " + std::to_string(world) + " ranks:" + reasons(g.result.missed));
   }
@@ -269,10 +306,11 @@ TensorParallelModel shard_one_rank(const Model& model, const InputSpec& spec, co
   outcome.transform = kTensorParallelTransform;
   for (const auto& b : g.result.sharded) outcome.matched.push_back({b.module, b.kind + ": " + b.detail});
   outcome.missed = g.result.missed;
+  add_sequence_outcome(g, outcome);
   outcome.applied = true;
   outcome.note = "sharded for rank " + std::to_string(rank) + "; verified only when all ranks run in one process";
   outcomes.push_back(std::move(outcome));
-  TensorParallelModel tp(make_plan(base, spec, world, g.result), {std::move(g.model)}, std::move(outcomes));
+  TensorParallelModel tp(make_plan(base, spec, world, g), {g.model}, std::move(outcomes));
   tp.first_rank_ = rank;
   return tp;
 }

@@ -77,6 +77,9 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options) {
 OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSpec& spec) {
   const int tp = options.tensor_parallel_size;
   if (tp < 1) throw UsageError("tensor_parallel_size must be at least 1, got " + std::to_string(tp));
+  if (options.sequence_parallel && tp == 1) {
+    throw UsageError("sequence_parallel splits the sequence across tensor-parallel ranks: set tensor_parallel_size > 1");
+  }
   if (tp == 1 && !options.flash_attention && !options.fused_mlp && !options.align_linear && !options.cuda_graphs) {
     throw UsageError("Optimizer::optimize: choose at least one transform");
   }
@@ -107,6 +110,7 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
   }
   TensorParallelOptions o;
   o.world_size = tp;
+  o.sequence_parallel = options.sequence_parallel;
   o.verify_seeds = options.verify_seeds;
   o.tolerance = options.tolerance;
   if (on_cuda(model_)) {

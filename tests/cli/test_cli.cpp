@@ -184,3 +184,33 @@ TEST(Cli, ProfileBadInputs) {
         "--device cpu");
   }
 }
+
+// Tensor and sequence parallelism from the command line, on CPU ranks.
+TEST(CliParallel, TensorParallelRunPrintsThePlanVerifiesAndTimes) {
+  const auto model = mlopt::test::quote(mlopt::test::tiny_gpt2());
+  const auto r = run_cli("run " + model + " --input 'ids:int64[2,8]' --tensor-parallel 2 --sequence-parallel --iters 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Tensor-parallel plan: 2 ranks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Sequence parallel: 4 all-reduces -> reduce-scatter"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Weights per GPU"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tensor_parallel: applied"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2-way tensor parallel, rank 0's timing"), std::string::npos) << r.out;
+}
+
+TEST(CliParallel, ImpossibleParallelRequestsFailWithOneLine) {
+  const auto model = mlopt::test::quote(mlopt::test::tiny_gpt2());
+  auto r = run_cli("run " + model + " --input 'ids:int64[1,8]' --sequence-parallel");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--sequence-parallel needs --tensor-parallel"), std::string::npos) << r.out;
+  // 4 heads do not split 3 ways, nor d_ff 256.
+  r = run_cli("run " + model + " --input 'ids:int64[1,8]' --tensor-parallel 3");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("nothing to split over 3 ranks"), std::string::npos) << r.out;
+  // Processes talk over NCCL: a CPU run is refused by every rank, and the
+  // launcher reports the failing rank.
+  r = run_cli("run " + model + " --input 'ids:int64[1,8]' --nproc-per-node 2 --master-port 29517");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("[rank 0] mlopt: error: a multi-process run communicates over NCCL and needs --device cuda"),
+            std::string::npos)
+      << r.out;
+}

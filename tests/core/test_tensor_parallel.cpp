@@ -22,9 +22,10 @@ using mlopt::TensorParallelModel;
 using mlopt::parallel::Communicator;
 using mlopt::parallel::ThreadGroup;
 
-mlopt::TensorParallelOptions ranks(int n) {
+mlopt::TensorParallelOptions ranks(int n, bool sequence_parallel = false) {
   mlopt::TensorParallelOptions o;
   o.world_size = n;
+  o.sequence_parallel = sequence_parallel;
   return o;
 }
 
@@ -226,6 +227,52 @@ TEST(TensorParallel, AShardedRankRunAloneSaysHowToRunIt) {
   ThreadGroup three(3);
   EXPECT_THROW(three.run([&](Communicator& comm) { tp.forward(comm, mlopt::make_inputs(model, spec, 1)); }),
                mlopt::UsageError);
+}
+
+// Sequence parallelism: each all-reduce becomes a reduce-scatter along the
+// sequence, the norms and residual adds run on seq / N tokens, and the
+// outputs still equal the unsharded model's.
+TEST(SequenceParallel, Gpt2AndLlamaNormsRunOnTheirTokensAndOutputsMatch) {
+  mlopt::test::ScratchDir dir;
+  auto config = mlopt::samples::llama_preset("tiny");
+  config.heads = 4;
+  config.kv_heads = 2;
+  mlopt::samples::write_llama(config, dir / "llama.pt");
+  const std::vector<std::pair<std::filesystem::path, int>> models = {{mlopt::test::tiny_gpt2(), 2},
+                                                                      {dir / "llama.pt", config.layers}};
+  for (const auto& [file, layers] : models) {
+    for (int n : {2, 4}) {
+      SCOPED_TRACE(file.string() + " x" + std::to_string(n));
+      const auto model = Model::load(file);
+      const auto spec = InputSpec::parse("ids:int64[2,16]");
+      const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(n, true));
+      const auto& plan = tp.plan();
+      EXPECT_TRUE(plan.sequence_parallel);
+      // Every block's all-reduce is split (llama's attention stays whole 4 ways).
+      EXPECT_EQ(plan.reduce_scatters, static_cast<int>(plan.blocks.size())) << plan.describe();
+      EXPECT_EQ(count_kind(tp.rank(0), "mlopt::all_reduce"), 0) << plan.describe();
+      EXPECT_EQ(count_kind(tp.rank(0), "mlopt::reduce_scatter"), plan.reduce_scatters);
+      // At least the residual adds and the norm after each block run split.
+      EXPECT_GE(plan.sequence_local_ops, 2 * layers) << plan.describe();
+      EXPECT_GE(plan.all_gathers, 1);
+      EXPECT_NE(plan.describe().find("Sequence parallel:"), std::string::npos);
+      EXPECT_TRUE(tp.outcomes().back().verification->passed);
+      expect_matches_unsharded(model, tp, spec);
+    }
+  }
+}
+
+TEST(SequenceParallel, ASequenceThatDoesNotSplitKeepsTheAllReduces) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[1,7]");
+  const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(2, true));
+  EXPECT_EQ(tp.plan().reduce_scatters, 0);
+  ASSERT_FALSE(tp.plan().replicated.empty());
+  EXPECT_NE(tp.plan().replicated[0].reason.find("a sequence of 7 tokens does not split over 2 ranks"),
+            std::string::npos)
+      << tp.plan().replicated[0].reason;
+  EXPECT_EQ(count_kind(tp.rank(0), "mlopt::all_reduce"), 4);
+  expect_matches_unsharded(model, tp, spec);
 }
 
 }  // namespace

@@ -353,7 +353,7 @@ void shard_attention(torch::jit::Graph& graph, const RewriteContext& context, No
 
 // One fused MLP call: w_up keeps this rank's features, w_down their inputs.
 void shard_mlp(torch::jit::Graph& graph, const RewriteContext& context, Node* call, int rank, int world,
-               ShardResult& result) {
+               bool sequence_parallel, ShardResult& result) {
   const std::string module = module_path_of(call);
   const auto miss = [&](const std::string& why) { result.missed.push_back({module, "mlopt::fused_mlp", why}); };
   const auto w_up = constant_tensor(call->input(1));
@@ -393,12 +393,19 @@ void shard_mlp(torch::jit::Graph& graph, const RewriteContext& context, Node* ca
     block.weight_bytes_per_rank += bytes_of(*b_down);
   }
   // Summed over the ranks, the down bias and the residual must count once.
-  if (rank != 0) {
-    replace_input_constant(graph, call, 4, c10::IValue());
-    replace_input_constant(graph, call, 8, c10::IValue());
-  }
+  // With sequence parallelism the residual is added after the collective,
+  // where both are this rank's part of the sequence.
+  Value* residual = is_none(call->input(8)) ? nullptr : call->input(8);
+  if (rank != 0) replace_input_constant(graph, call, 4, c10::IValue());
+  if (rank != 0 || (sequence_parallel && residual)) replace_input_constant(graph, call, 8, c10::IValue());
   block.all_reduce_elements = elements(context, call->output());
-  insert_all_reduce(graph, call->output(), call, world);
+  Value* reduced = insert_all_reduce(graph, call->output(), call, world);
+  if (sequence_parallel && residual) {
+    torch::jit::WithInsertPoint at(reduced->node()->next());
+    Value* sum = graph.insert(c10::aten::add, {reduced, residual});
+    sum->setType(reduced->type());
+    reduced->replaceAllUsesAfterNodeWith(sum->node(), sum);
+  }
   std::ostringstream d;
   d << "d_ff " << d_ff << " -> " << d_ff / world << " per rank; up column-parallel, down row-parallel";
   block.detail = d.str();
@@ -407,7 +414,8 @@ void shard_mlp(torch::jit::Graph& graph, const RewriteContext& context, Node* ca
 
 }  // namespace
 
-ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext& context, int rank, int world) {
+ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext& context, int rank, int world,
+                                  bool sequence_parallel) {
   ShardResult result;
   std::vector<Node*> calls;
   for (Node* n : graph.nodes()) {
@@ -417,7 +425,7 @@ ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext
     if (call->kind() == kFlashAttention) {
       shard_attention(graph, context, call, rank, world, result);
     } else {
-      shard_mlp(graph, context, call, rank, world, result);
+      shard_mlp(graph, context, call, rank, world, sequence_parallel, result);
     }
   }
   torch::jit::EliminateDeadCode(graph.block());

@@ -31,6 +31,24 @@ struct ShardResult {
 
 // Rewrites `graph` (a clone: its constants are replaced, not changed) into
 // rank `rank` of `world`. `context` holds the unsharded graph's probed shapes.
-ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext& context, int rank, int world);
+// `sequence_parallel`: fused residuals are added after the all-reduce
+// instead (apply_sequence_parallel then splits that add along the sequence).
+ShardResult shard_tensor_parallel(torch::jit::Graph& graph, const RewriteContext& context, int rank, int world,
+                                  bool sequence_parallel = false);
+
+struct SequenceParallelResult {
+  int reduce_scatters = 0;    // all-reduces replaced
+  int all_gathers = 0;        // where a full sequence is needed again
+  int local_ops = 0;          // ops that now run on this rank's tokens only
+  std::vector<PassMiss> missed;  // all-reduces kept, and why
+};
+
+// Megatron sequence parallelism on a tensor-parallel rank's graph: each
+// all-reduce of hidden states [batch, seq, hidden] becomes a reduce-scatter
+// along the sequence; the token-local ops after it (residual adds, norms,
+// dropout, elementwise) run on this rank's seq / world tokens; an all-gather
+// restores the whole sequence where anything else reads it (the next
+// block's projections, shape reads, the outputs). Needs seq % world == 0.
+SequenceParallelResult apply_sequence_parallel(torch::jit::Graph& graph, const RewriteContext& context, int world);
 
 }  // namespace mlopt::transforms

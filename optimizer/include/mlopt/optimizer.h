@@ -36,6 +36,10 @@ struct OptimizeOptions {
   // transforms whatever the flags above say (they recognise the blocks).
   // Not combined with cuda_graphs.
   int tensor_parallel_size = 1;
+  // With tensor_parallel_size > 1: Megatron sequence parallelism (norms and
+  // residual adds on seq / N tokens, reduce-scatter + all-gather instead of
+  // each all-reduce).
+  bool sequence_parallel = false;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;  // default: by dtype (see TransformOptions)
 };

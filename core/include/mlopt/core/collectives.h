@@ -6,6 +6,13 @@
 //     (a new tensor; x is not changed). A tensor-parallel rank's graph calls
 //     it after each row-parallel projection. world_size is the group the
 //     graph was sharded for: running it under another size is an error.
+//   mlopt::reduce_scatter(Tensor x, int dim, int world_size) -> Tensor
+//     the sum over the ranks, of which this rank keeps chunk `rank` along dim
+//     (sequence parallelism: after a row-parallel projection).
+//   mlopt::all_gather(Tensor x, int dim, int world_size) -> Tensor
+//     every rank's x concatenated along dim in rank order.
+//   mlopt::shard_of(Tensor x, int dim, int world_size) -> Tensor
+//     chunk `rank` of x along dim (a tensor every rank holds whole).
 //
 // Each rank's forward runs on its own thread (ThreadGroup, NcclGroup) or in
 // its own process, so "current" is per thread: a CommunicatorScope sets it

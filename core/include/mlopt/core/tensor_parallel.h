@@ -45,10 +45,18 @@ struct TensorParallelPlan {
   int element_bytes = 4;  // of the activations all-reduced
   std::vector<ShardedBlock> blocks;
   std::vector<PassMiss> replicated;  // blocks that could not be split, and why
+  // Sequence parallelism: all-reduces turned into reduce-scatters along the
+  // sequence, the all-gathers that restore it, and the ops (norms, residual
+  // adds, ...) that run on seq / N tokens per rank.
+  bool sequence_parallel = false;
+  int reduce_scatters = 0;
+  int all_gathers = 0;
+  int sequence_local_ops = 0;
   int64_t model_weight_bytes = 0;    // the unsharded model's
   int64_t weight_bytes_per_rank = 0; // replicated + this rank's shards
   // Bytes each rank sends per forward: a ring all-reduce of S bytes sends
-  // 2 (N - 1) / N * S from every rank.
+  // 2 (N - 1) / N * S from every rank; a reduce-scatter or an all-gather of
+  // S bytes (N - 1) / N * S (gathers counted at the blocks' average S).
   int64_t bytes_sent_per_rank() const;
   int64_t all_reduce_bytes() const;  // the sum of S over the all-reduces
   // The plan as printed before running: a line per block, the bytes
@@ -91,6 +99,11 @@ struct TensorParallelOptions {
   // device per rank is what NcclGroup runs.
   std::vector<Device> devices;
   // Seeds and tolerance of the verification (as TransformOptions).
+  // Megatron sequence parallelism on top: each all-reduce becomes a
+  // reduce-scatter along the sequence, norms and residual adds run on this
+  // rank's tokens, an all-gather restores the sequence before the next
+  // projections.
+  bool sequence_parallel = false;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;
 };
