@@ -57,24 +57,14 @@ Command add_run(CLI::App& app) {
   return {sub, [o]() {
             if (o->parallel.nproc->count() > 0) return launch_ranks(o->parallel);
             const auto world = parallel::world_from_environment();
-            const bool parallel_run = world.is_distributed() || o->parallel.tensor_parallel > 1;
+            const auto& par = o->parallel;
+            const bool parallel_run = world.is_distributed() || par.tensor_parallel > 1 || par.ring_attention > 1;
             if (parallel_run && !o->project.empty()) {
-              throw UsageError("--project records single-device runs; leave it out of a tensor-parallel run");
+              throw UsageError("--project records single-device runs; leave it out of a parallel run");
             }
-            if (world.is_distributed()) {
-              if (o->parallel.tensor_parallel > 1 && o->parallel.tensor_parallel != world.world_size) {
-                throw UsageError("--tensor-parallel " + std::to_string(o->parallel.tensor_parallel) +
-                                 " disagrees with the " + std::to_string(world.world_size) +
-                                 " ranks of WORLD_SIZE: every rank of a multi-process run is one tensor-parallel rank");
-              }
-              return run_as_rank(*o, world, o->parallel.sequence_parallel, o->json);
-            }
-            if (o->parallel.sequence_parallel && o->parallel.tensor_parallel == 1) {
-              throw UsageError("--sequence-parallel needs --tensor-parallel N (N > 1) or --nproc-per-node");
-            }
-            if (o->parallel.tensor_parallel > 1) {
-              return run_tensor_parallel_here(*o, o->parallel.tensor_parallel, o->parallel.sequence_parallel, o->json);
-            }
+            if (world.is_distributed()) return run_as_rank(*o, par, world, o->json);
+            if (parallel_run) return run_parallel_here(*o, par, o->json);
+            par.strategy(0);  // --sequence-parallel alone is refused
             const InputSpec spec = o->spec();  // a bad spec fails before the model loads
             const Model model = o->load_model();
             profiler::NvtxIterationObserver nvtx;

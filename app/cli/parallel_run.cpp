@@ -37,7 +37,7 @@ void print_result(const RunResult& r, int world, bool json) {
     return;
   }
   const auto& s = r.stats;
-  std::cout << "\n" << world << "-way tensor parallel, rank 0's timing (" << r.stats.count << " iterations after "
+  std::cout << "\n" << world << " ranks, rank 0's timing (" << r.stats.count << " iterations after "
             << r.warmup << " warm-up)\n"
             << table({"latency (ms)", "median", "p10", "p90", "min", "max"},
                      {{"forward", fixed(s.median_ms, 3), fixed(s.p10_ms, 3), fixed(s.p90_ms, 3), fixed(s.min_ms, 3),
@@ -56,6 +56,10 @@ void add_parallel_flags(CLI::App* sub, ParallelFlags& f) {
   sub->add_flag("--sequence-parallel", f.sequence_parallel,
                 "With tensor parallelism: norms and residual adds on seq/N tokens per rank, reduce-scatter + "
                 "all-gather instead of each all-reduce");
+  sub->add_option("--ring-attention", f.ring_attention,
+                  "Split the sequence over N ranks instead (zigzag for causal models), attention through a ring "
+                  "of key/value blocks; weights replicated")
+      ->check(CLI::PositiveNumber);
   f.nproc = sub->add_option("--nproc-per-node", f.launch.nproc_per_node,
                             "Start N processes on this node, one rank each (as torchrun), tensor parallel over all "
                             "ranks; a rank picks the GPU LOCAL_RANK")
@@ -64,6 +68,29 @@ void add_parallel_flags(CLI::App* sub, ParallelFlags& f) {
   sub->add_option("--node-rank", f.launch.node_rank, "This node's index, 0-based (with --nproc-per-node)");
   sub->add_option("--master-addr", f.launch.master_addr, "Address of node 0, where rank 0 serves the TCP store");
   sub->add_option("--master-port", f.launch.master_port, "Port of the TCP store on node 0");
+}
+
+TensorParallelOptions ParallelFlags::strategy(int world) const {
+  if (ring_attention > 1 && tensor_parallel > 1) {
+    throw UsageError("--ring-attention and --tensor-parallel are not combined in this version: choose one");
+  }
+  if (sequence_parallel && ring_attention > 1) {
+    throw UsageError("--ring-attention already splits the sequence: leave out --sequence-parallel");
+  }
+  const int asked = ring_attention > 1 ? ring_attention : tensor_parallel;
+  if (world > 0 && asked > 1 && asked != world) {
+    throw UsageError("--" + std::string(ring_attention > 1 ? "ring-attention " : "tensor-parallel ") +
+                     std::to_string(asked) + " disagrees with the " + std::to_string(world) +
+                     " ranks of WORLD_SIZE: every process of a multi-process run is one rank");
+  }
+  if (sequence_parallel && asked == 1 && world <= 1) {
+    throw UsageError("--sequence-parallel needs --tensor-parallel N (N > 1) or --nproc-per-node");
+  }
+  TensorParallelOptions o;
+  o.world_size = world > 0 ? world : asked;
+  o.sequence_parallel = sequence_parallel;
+  o.ring_attention = ring_attention > 1;
+  return o;
 }
 
 void set_program_arguments(int argc, char** argv) {
@@ -99,17 +126,17 @@ int launch_ranks(const ParallelFlags& flags) {
   return launch_local_ranks(flags.launch, rank_arguments({all.begin() + 1, all.end()}));
 }
 
-int run_tensor_parallel_here(const ModelRunOptions& o, int world, bool sequence_parallel, bool json) {
+int run_parallel_here(const ModelRunOptions& o, const ParallelFlags& flags, bool json) {
+  TensorParallelOptions options = flags.strategy(0);
+  const int world = options.world_size;
   const InputSpec spec = o.spec();
   const Model model = o.load_model();
-  TensorParallelOptions options;
-  options.world_size = world;
-  options.sequence_parallel = sequence_parallel;
   const bool cuda = model.options().device.kind == DeviceKind::Cuda;
   if (cuda) {
     const int gpus = cuda_device_count();
     if (gpus < world) {
-      throw UsageError("--tensor-parallel " + std::to_string(world) + " runs one rank per GPU and this machine has " +
+      throw UsageError(std::string(options.ring_attention ? "--ring-attention " : "--tensor-parallel ") +
+                       std::to_string(world) + " runs one rank per GPU and this machine has " +
                        std::to_string(gpus) + "; --nproc-per-node with --nnodes spreads ranks over machines");
     }
     for (int r = 0; r < world; ++r) options.devices.push_back(Device{DeviceKind::Cuda, r});
@@ -137,7 +164,8 @@ int run_tensor_parallel_here(const ModelRunOptions& o, int world, bool sequence_
   return 0;
 }
 
-int run_as_rank(const ModelRunOptions& o, const parallel::World& world, bool sequence_parallel, bool json) {
+int run_as_rank(const ModelRunOptions& o, const ParallelFlags& flags, const parallel::World& world, bool json) {
+  const TensorParallelOptions options = flags.strategy(world.world_size);
   ModelRunOptions mine = o;
   const Device wanted = parse_device(o.device);
   if (wanted.kind != DeviceKind::Cuda) {
@@ -147,9 +175,6 @@ int run_as_rank(const ModelRunOptions& o, const parallel::World& world, bool seq
   mine.device = "cuda:" + std::to_string(world.local_rank);
   const InputSpec spec = mine.spec();
   const Model model = mine.load_model();
-  TensorParallelOptions options;
-  options.world_size = world.world_size;
-  options.sequence_parallel = sequence_parallel;
   const auto tp = shard_one_rank(model, spec, options, world.rank);
   if (world.rank == 0 && !json) std::cout << tp.plan().describe() << "\n";
   auto store = tcp_store(world, std::chrono::seconds(300));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "launcher.h"
+#include "mlopt/core/tensor_parallel.h"
 #include "model_options.h"
 #include "mlopt/parallel/world.h"
 
@@ -17,6 +18,11 @@ namespace mlopt::cli {
 struct ParallelFlags {
   int tensor_parallel = 1;
   bool sequence_parallel = false;
+  int ring_attention = 1;
+  // The ranks' strategy and count for this command (throws UsageError for a
+  // combination it cannot run): tensor parallel (with or without sequence
+  // parallelism) or ring attention.
+  TensorParallelOptions strategy(int world) const;
   LaunchPlan launch;
   CLI::Option* nproc = nullptr;  // set: this call launches the ranks
 };
@@ -33,13 +39,14 @@ std::vector<std::string> rank_arguments(const std::vector<std::string>& args);
 // Starts this node's ranks with the current command (launcher flags stripped).
 int launch_ranks(const ParallelFlags& flags);
 
-// The whole group in this process: the plan, the joint verification, then
-// every rank timed together; rank 0's result printed.
-int run_tensor_parallel_here(const ModelRunOptions& options, int world, bool sequence_parallel, bool json);
+// The whole group in this process (--tensor-parallel N or --ring-attention
+// N): the plan, the joint verification, then every rank timed together;
+// rank 0's result printed.
+int run_parallel_here(const ModelRunOptions& options, const ParallelFlags& flags, bool json);
 
 // This process as rank world.rank (started by the launcher or torchrun):
 // NCCL through the TCP store at MASTER_ADDR:MASTER_PORT, the GPU LOCAL_RANK.
 // Rank 0 prints the plan and the result.
-int run_as_rank(const ModelRunOptions& options, const parallel::World& world, bool sequence_parallel, bool json);
+int run_as_rank(const ModelRunOptions& options, const ParallelFlags& flags, const parallel::World& world, bool json);
 
 }  // namespace mlopt::cli

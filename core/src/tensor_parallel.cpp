@@ -68,6 +68,7 @@ struct RankGraph {
   Model model;
   transforms::ShardResult result;
   std::optional<transforms::SequenceParallelResult> sequence;
+  std::optional<transforms::RingResult> ring;
 };
 
 RankGraph shard_rank(const Model& base, const InputSpec& spec, uint64_t seed, int rank, int world,
@@ -79,14 +80,55 @@ RankGraph shard_rank(const Model& base, const InputSpec& spec, uint64_t seed, in
   RewriteContext context;
   context.device = to_torch_device(base.options().device);
   context.shapes = &shapes;
-  auto result = transforms::shard_tensor_parallel(*graph, context, rank, world, options.sequence_parallel);
+  transforms::ShardResult result;
   std::optional<transforms::SequenceParallelResult> sequence;
-  if (options.sequence_parallel) sequence = transforms::apply_sequence_parallel(*graph, context, world);
-  if (devices.empty()) return {model_with_module(base, module), std::move(result), std::move(sequence)};
+  std::optional<transforms::RingResult> ring;
+  if (options.ring_attention) {
+    ring = transforms::apply_ring_attention(*graph, context, world);
+  } else {
+    result = transforms::shard_tensor_parallel(*graph, context, rank, world, options.sequence_parallel);
+    if (options.sequence_parallel) sequence = transforms::apply_sequence_parallel(*graph, context, world);
+  }
+  if (devices.empty()) {
+    return {model_with_module(base, module), std::move(result), std::move(sequence), std::move(ring)};
+  }
   const Device device = devices.at(static_cast<std::size_t>(rank));
   move_constants(*graph, to_torch_device(device));
   torch::jit::EliminateDeadCode(graph->block());
-  return {model_on(model_with_module(base, module), device), std::move(result), std::move(sequence)};
+  return {model_on(model_with_module(base, module), device), std::move(result), std::move(sequence),
+          std::move(ring)};
+}
+
+std::string reasons(const std::vector<PassMiss>& missed) {
+  std::string s;
+  for (const auto& m : missed) s += "\n  " + (m.module.empty() ? m.op : m.module) + ": " + m.reason;
+  return s;
+}
+
+// The rank graph's outcome lines; throws UsageError when nothing could be
+// split (the reasons listed).
+TransformOutcome rank_outcome(const RankGraph& g, int world) {
+  TransformOutcome outcome;
+  if (g.ring) {
+    outcome.transform = kRingAttentionTransform;
+    if (!g.ring->problem.empty()) {
+      throw UsageError("ring attention over " + std::to_string(world) + " ranks: " + g.ring->problem);
+    }
+    outcome.matched.push_back(
+        {"", std::to_string(g.ring->attention) + " attention blocks through the ring; " +
+                 std::to_string(g.ring->seq) + " tokens, " + std::to_string(g.ring->seq / world) + " per rank" +
+                 (g.ring->zigzag ? " (zigzag chunks for causal balance)" : "") + "; " +
+                 std::to_string(g.ring->positions) + " position ranges made global"});
+    return outcome;
+  }
+  outcome.transform = kTensorParallelTransform;
+  if (g.result.sharded.empty()) {
+    throw UsageError("nothing to split over " + std::to_string(world) + " ranks:" + reasons(g.result.missed));
+  }
+  for (const auto& b : g.result.sharded) outcome.matched.push_back({b.module, b.kind + ": " + b.detail});
+  outcome.missed = g.result.missed;
+  add_sequence_outcome(g, outcome);
+  return outcome;
 }
 
 void add_sequence_outcome(const RankGraph& g, TransformOutcome& outcome) {
@@ -109,6 +151,14 @@ TensorParallelPlan make_plan(const Model& base, const InputSpec& spec, int world
   plan.model_weight_bytes = constant_weight_bytes(base.impl().frozen);
   plan.weight_bytes_per_rank = plan.model_weight_bytes;
   for (const auto& b : plan.blocks) plan.weight_bytes_per_rank -= b.weight_bytes - b.weight_bytes_per_rank;
+  if (g.ring) {
+    plan.ring_attention = true;
+    plan.ring_seq = g.ring->seq;
+    plan.ring_zigzag = g.ring->zigzag;
+    plan.ring_blocks = g.ring->attention;
+    plan.ring_bytes_per_rank = 2 * g.ring->kv_elements / world * (world - 1) * plan.element_bytes;
+    plan.weight_bytes_per_rank = plan.model_weight_bytes;
+  }
   if (g.sequence) {
     plan.sequence_parallel = true;
     plan.reduce_scatters = g.sequence->reduce_scatters;
@@ -119,11 +169,6 @@ TensorParallelPlan make_plan(const Model& base, const InputSpec& spec, int world
   return plan;
 }
 
-std::string reasons(const std::vector<PassMiss>& missed) {
-  std::string s;
-  for (const auto& m : missed) s += "\n  " + (m.module.empty() ? m.op : m.module) + ": " + m.reason;
-  return s;
-}
 
 // The attention and MLP passes, which recognise the blocks the sharding
 // then splits (on the CPU they run mlopt's reference ops).
@@ -141,13 +186,17 @@ Model with_block_ops(const Model& model, const InputSpec& spec, const TensorPara
 
 void check_options(const TensorParallelOptions& o) {
   if (o.world_size < 2) {
-    throw UsageError("tensor parallelism needs at least 2 ranks, got " + std::to_string(o.world_size));
+    throw UsageError(std::string(o.ring_attention ? "ring attention" : "tensor parallelism") +
+                     " needs at least 2 ranks, got " + std::to_string(o.world_size));
   }
   if (!o.devices.empty() && static_cast<int>(o.devices.size()) != o.world_size) {
     throw UsageError("tensor parallelism over " + std::to_string(o.world_size) + " ranks needs one device per rank, got " +
                      std::to_string(o.devices.size()));
   }
   if (o.verify_seeds.empty()) throw UsageError("verification needs at least one seed");
+  if (o.ring_attention && o.sequence_parallel) {
+    throw UsageError("ring attention already splits the sequence: it is not combined with sequence parallelism");
+  }
 }
 
 std::vector<c10::IValue> on_device(const std::vector<c10::IValue>& inputs, const Device& device) {
@@ -175,6 +224,18 @@ int64_t TensorParallelPlan::bytes_sent_per_rank() const {
 
 std::string TensorParallelPlan::describe() const {
   std::ostringstream s;
+  if (ring_attention) {
+    s << "Ring-attention plan: " << world_size << " ranks, inputs " << spec << "\n"
+      << "  the sequence of " << ring_seq << " tokens is split " << world_size << " ways, " << ring_seq / world_size
+      << " tokens per rank" << (ring_zigzag ? " (causal: rank r holds chunks r and 2N-1-r of 2N)" : "") << "\n"
+      << "  " << ring_blocks << " attention blocks pass key/value blocks round the ring (send/recv overlapped with "
+      << "the attention kernel on GPUs); positions stay global\n"
+      << "Communication: each rank sends " << bytes_text(ring_bytes_per_rank) << " of keys and values per forward ("
+      << world_size - 1 << " steps per block), plus the outputs gathered\n"
+      << "Weights per GPU: " << bytes_text(weight_bytes_per_rank) << " (replicated); activations: 1/" << world_size
+      << " of the sequence\n";
+    return s.str();
+  }
   s << "Tensor-parallel plan: " << world_size << " ranks, inputs " << spec << "\n";
   for (const auto& b : blocks) {
     s << "  " << std::left << std::setw(28) << b.module << " " << std::setw(9) << b.kind << " " << b.detail << "\n"
@@ -249,19 +310,11 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
     ranks.push_back(g.model);
     if (r == 0) rank0 = std::move(g);
   }
-  const transforms::ShardResult& first = rank0->result;
-  if (first.sharded.empty()) {
-    throw UsageError("nothing to split over " + std::to_string(world) + " ranks:" + reasons(first.missed));
-  }
+  TransformOutcome outcome = rank_outcome(*rank0, world);
   TensorParallelModel tp(make_plan(base, spec, world, *rank0), ranks, {});
 
   // The ranks together (threads sharing the model's device) against the
   // model before sharding.
-  TransformOutcome outcome;
-  outcome.transform = kTensorParallelTransform;
-  for (const auto& b : first.sharded) outcome.matched.push_back({b.module, b.kind + ": " + b.detail});
-  outcome.missed = first.missed;
-  add_sequence_outcome(*rank0, outcome);
   const auto space = model.options().device.kind == DeviceKind::Cuda ? parallel::BufferSpace::kDevice
                                                                      : parallel::BufferSpace::kHost;
   const double tolerance = options.tolerance.value_or(default_tolerance(base.info().dtype));
@@ -279,7 +332,8 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
       });
   if (!outcome.verification->passed) {
     std::ostringstream why;
-    why << "the " << world << " tensor-parallel ranks do not reproduce the model's outputs";
+    why << "the " << world << (options.ring_attention ? " ring-attention" : " tensor-parallel")
+        << " ranks do not reproduce the model's outputs";
     for (const auto& o : outcome.verification->outputs) {
       why << "; " << o.name << ": error " << o.error << " (tolerance " << o.tolerance << ")" << o.problem;
     }
@@ -299,14 +353,7 @@ TensorParallelModel shard_one_rank(const Model& model, const InputSpec& spec, co
   std::vector<TransformOutcome> outcomes;
   const Model base = with_block_ops(model, spec, options, outcomes);
   auto g = shard_rank(base, spec, options.verify_seeds.front(), rank, world, options);
-  if (g.result.sharded.empty()) {
-    throw UsageError("nothing to split over " + std::to_string(world) + " ranks:" + reasons(g.result.missed));
-  }
-  TransformOutcome outcome;
-  outcome.transform = kTensorParallelTransform;
-  for (const auto& b : g.result.sharded) outcome.matched.push_back({b.module, b.kind + ": " + b.detail});
-  outcome.missed = g.result.missed;
-  add_sequence_outcome(g, outcome);
+  TransformOutcome outcome = rank_outcome(g, world);
   outcome.applied = true;
   outcome.note = "sharded for rank " + std::to_string(rank) + "; verified only when all ranks run in one process";
   outcomes.push_back(std::move(outcome));

@@ -75,7 +75,12 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options) {
 }
 
 OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSpec& spec) {
-  const int tp = options.tensor_parallel_size;
+  const int ring = options.ring_attention_size;
+  if (ring < 1) throw UsageError("ring_attention_size must be at least 1, got " + std::to_string(ring));
+  if (ring > 1 && options.tensor_parallel_size > 1) {
+    throw UsageError("ring attention and tensor parallelism are not combined in this version: choose one");
+  }
+  const int tp = ring > 1 ? ring : options.tensor_parallel_size;
   if (tp < 1) throw UsageError("tensor_parallel_size must be at least 1, got " + std::to_string(tp));
   if (options.sequence_parallel && tp == 1) {
     throw UsageError("sequence_parallel splits the sequence across tensor-parallel ranks: set tensor_parallel_size > 1");
@@ -96,7 +101,8 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
     return OptimizedModel(std::move(result.model), std::move(result.outcomes));
   }
   if (options.cuda_graphs) {
-    throw UsageError("CUDA graphs are not combined with tensor parallelism in this version: choose one");
+    throw UsageError("CUDA graphs are not combined with tensor parallelism or ring attention in this version: "
+                     "choose one");
   }
   // align_linear first (it pads a layer the sharding replicates).
   Model base = model_;
@@ -111,12 +117,14 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
   TensorParallelOptions o;
   o.world_size = tp;
   o.sequence_parallel = options.sequence_parallel;
+  o.ring_attention = ring > 1;
   o.verify_seeds = options.verify_seeds;
   o.tolerance = options.tolerance;
   if (on_cuda(model_)) {
     const int gpus = cuda_device_count();
     if (gpus < tp) {
-      throw UsageError("tensor_parallel_size " + std::to_string(tp) + " needs " + std::to_string(tp) +
+      throw UsageError(std::string(ring > 1 ? "ring_attention_size " : "tensor_parallel_size ") + std::to_string(tp) +
+                       " needs " + std::to_string(tp) +
                        " GPUs (one per rank) and this machine has " + std::to_string(gpus));
     }
     for (int r = 0; r < tp; ++r) o.devices.push_back(Device{DeviceKind::Cuda, r});

@@ -194,7 +194,18 @@ TEST(CliParallel, TensorParallelRunPrintsThePlanVerifiesAndTimes) {
   EXPECT_NE(r.out.find("Sequence parallel: 4 all-reduces -> reduce-scatter"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Weights per GPU"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tensor_parallel: applied"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("2-way tensor parallel, rank 0's timing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 ranks, rank 0's timing"), std::string::npos) << r.out;
+}
+
+TEST(CliParallel, RingAttentionRunSplitsTheSequence) {
+  const auto model = mlopt::test::quote(mlopt::test::tiny_gpt2());
+  const auto r = run_cli("run " + model + " --input 'ids:int64[1,16]' --ring-attention 2 --iters 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("the sequence of 16 tokens is split 2 ways, 8 tokens per rank"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ring_attention: applied"), std::string::npos) << r.out;
+  const auto both = run_cli("run " + model + " --input 'ids:int64[1,16]' --ring-attention 2 --tensor-parallel 2");
+  EXPECT_EQ(both.status, 2) << both.out;
+  EXPECT_NE(both.out.find("not combined"), std::string::npos) << both.out;
 }
 
 TEST(CliParallel, ImpossibleParallelRequestsFailWithOneLine) {

@@ -275,4 +275,58 @@ TEST(SequenceParallel, ASequenceThatDoesNotSplitKeepsTheAllReduces) {
   expect_matches_unsharded(model, tp, spec);
 }
 
+// Ring attention over the whole model: each rank runs every layer on its
+// tokens (zigzag chunks for these causal models), positions stay global,
+// attention sees all tokens through the ring, and the gathered outputs equal
+// the unsharded model's on every rank.
+TEST(RingAttentionModel, EveryRankGivesTheWholeModelsOutputs) {
+  mlopt::test::ScratchDir dir;
+  auto config = mlopt::samples::llama_preset("tiny");
+  config.heads = 4;
+  config.kv_heads = 2;
+  mlopt::samples::write_llama(config, dir / "llama.pt");
+  for (const auto& file : {mlopt::test::tiny_gpt2(), dir / "llama.pt"}) {
+    for (int n : {2, 4}) {
+      SCOPED_TRACE(file.string() + " x" + std::to_string(n));
+      const auto model = Model::load(file);
+      const auto spec = InputSpec::parse("ids:int64[2,16]");
+      auto options = ranks(n);
+      options.ring_attention = true;
+      const auto ring = mlopt::shard_tensor_parallel(model, spec, options);
+      const auto& plan = ring.plan();
+      EXPECT_TRUE(plan.ring_attention);
+      EXPECT_TRUE(plan.ring_zigzag);
+      EXPECT_EQ(plan.ring_seq, 16);
+      EXPECT_GT(plan.ring_blocks, 0);
+      EXPECT_GT(plan.ring_bytes_per_rank, 0);
+      EXPECT_EQ(plan.weight_bytes_per_rank, plan.model_weight_bytes);
+      EXPECT_NE(plan.describe().find("16 tokens is split " + std::to_string(n) + " ways"), std::string::npos)
+          << plan.describe();
+      EXPECT_EQ(count_kind(ring.rank(1), "mlopt::ring_attention"), plan.ring_blocks);
+      EXPECT_EQ(count_kind(ring.rank(1), "mlopt::flash_attention"), 0);
+      EXPECT_EQ(count_kind(ring.rank(1), "mlopt::ring_split"), 1);
+      EXPECT_EQ(ring.outcomes().back().transform, "ring_attention");
+      EXPECT_TRUE(ring.outcomes().back().verification->passed);
+      expect_matches_unsharded(model, ring, spec);
+    }
+  }
+}
+
+TEST(RingAttentionModel, ASequenceThatDoesNotSplitIsRefusedWithWhatWould) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  auto options = ranks(2);
+  options.ring_attention = true;
+  try {
+    mlopt::shard_tensor_parallel(model, InputSpec::parse("ids:int64[1,6]"), options);
+    FAIL() << "expected a UsageError";
+  } catch (const mlopt::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("a sequence of 6 tokens does not split into 4 equal chunks"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("use a multiple of 4"), std::string::npos) << e.what();
+  }
+  options.sequence_parallel = true;
+  EXPECT_THROW(mlopt::shard_tensor_parallel(model, InputSpec::parse("ids:int64[1,8]"), options), mlopt::UsageError);
+}
+
 }  // namespace

@@ -50,6 +50,27 @@ TEST(TensorParallelCuda, RanksSimulatedOnOneGpuMatchTheModel) {
   }
 }
 
+// Ring attention with mlopt's CUDA ring (the exchange through the simulated
+// ranks' copies) and sequence parallelism, each against the model.
+TEST(TensorParallelCuda, RingAttentionAndSequenceParallelSimulatedOnOneGpu) {
+  if (cuda_device_count() < 1) GTEST_SKIP() << "no CUDA device (or a CPU-only libtorch)";
+  test::ScratchDir dir;
+  const auto model = half_gpt2(dir, "fp16");
+  const auto spec = InputSpec::parse("ids:int64[2,128]");
+  TensorParallelOptions ring;
+  ring.world_size = 2;
+  ring.ring_attention = true;
+  const auto r = shard_tensor_parallel(model, spec, ring);
+  EXPECT_TRUE(r.plan().ring_attention);
+  EXPECT_TRUE(r.outcomes().back().verification->passed);
+  TensorParallelOptions sp;
+  sp.world_size = 2;
+  sp.sequence_parallel = true;
+  const auto s = shard_tensor_parallel(model, spec, sp);
+  EXPECT_EQ(s.plan().reduce_scatters, 4);
+  EXPECT_TRUE(s.outcomes().back().verification->passed);
+}
+
 TEST(TensorParallelCuda, OneRankPerGpuOverNcclThroughTheOptimizer) {
   if (cuda_device_count() < 2) GTEST_SKIP() << "needs 2 GPUs, this machine has " << cuda_device_count();
   test::ScratchDir dir;

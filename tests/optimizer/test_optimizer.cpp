@@ -68,6 +68,15 @@ TEST(Optimizer, TensorParallelForwardMatchesTheModel) {
   const auto expected = mlopt::forward(opt.model(), inputs).toTensor();
   EXPECT_TRUE(at::allclose(tp.forward(inputs).toTensor(), expected, 1e-4, 1e-4));
   EXPECT_EQ(mlopt::Optimizer(opt.model()).optimize({.flash_attention = true}, spec).tensor_parallel_plan(), nullptr);
+  // Sequence parallelism and ring attention through the same options.
+  const auto sp = opt.optimize({.tensor_parallel_size = 2, .sequence_parallel = true}, spec);
+  EXPECT_TRUE(sp.tensor_parallel_plan()->sequence_parallel);
+  EXPECT_TRUE(at::allclose(sp.forward(inputs).toTensor(), expected, 1e-4, 1e-4));
+  const auto ring = opt.optimize({.ring_attention_size = 2}, spec);
+  EXPECT_TRUE(ring.tensor_parallel_plan()->ring_attention);
+  EXPECT_TRUE(at::allclose(ring.forward(inputs).toTensor(), expected, 1e-4, 1e-4));
+  EXPECT_THROW(opt.optimize({.tensor_parallel_size = 2, .ring_attention_size = 2}, spec), mlopt::UsageError);
+  EXPECT_THROW(opt.optimize({.flash_attention = true, .sequence_parallel = true}, spec), mlopt::UsageError);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "collective_stream.h"
+#include "collective_ops.h"
 #include "mlopt/core/collectives.h"
 #include "mlopt/core/ops.h"
 
@@ -16,7 +16,9 @@ namespace {
 
 thread_local parallel::Communicator* current = nullptr;
 
-parallel::ElementType element_type(const at::Tensor& t) {
+}  // namespace
+
+parallel::ElementType ops::element_type(const at::Tensor& t) {
   switch (t.scalar_type()) {
     case at::kFloat: return parallel::ElementType::kFloat32;
     case at::kHalf: return parallel::ElementType::kFloat16;
@@ -27,14 +29,11 @@ parallel::ElementType element_type(const at::Tensor& t) {
   return parallel::ElementType::kFloat32;
 }
 
-}  // namespace
-
 CommunicatorScope::CommunicatorScope(parallel::Communicator& comm) : previous_(current) { current = &comm; }
 CommunicatorScope::~CommunicatorScope() { current = previous_; }
 parallel::Communicator* current_communicator() { return current; }
 
 namespace ops {
-namespace {
 
 parallel::Communicator& communicator_for(const char* op, const at::Tensor& x, int64_t world_size) {
   parallel::Communicator* comm = current_communicator();
@@ -60,8 +59,6 @@ int64_t checked_dim(const at::Tensor& x, int64_t dim, int64_t world_size, const 
               " do not split over ", world_size, " ranks");
   return d;
 }
-
-}  // namespace
 
 at::Tensor all_reduce(const at::Tensor& x, int64_t world_size) {
   auto& comm = communicator_for("all_reduce", x, world_size);

@@ -1,4 +1,4 @@
-#include "collective_stream.h"
+#include "collective_ops.h"
 
 #if MLOPT_TORCH_CUDA
 #include <c10/cuda/CUDAStream.h>

@@ -74,6 +74,7 @@ TORCH_LIBRARY_IMPL(mlopt, CPU, m) { m.impl("flash_attention", &mlopt::ops::flash
 namespace mlopt {
 namespace ops {
 bool fused_mlp_registered();  // fused_mlp_op.cpp (it references its CUDA kernel's file in turn)
+bool ring_ops_registered();   // ring_ops.cpp
 #if MLOPT_TORCH_CUDA
 bool cuda_kernels_registered();  // flash_attention_cuda.cpp
 #endif
@@ -82,9 +83,9 @@ bool cuda_kernels_registered();  // flash_attention_cuda.cpp
 bool ops_registered() {
 #if MLOPT_TORCH_CUDA
   // A reference keeps the CUDA kernels' registration linked in.
-  return ops::cuda_kernels_registered() && ops::fused_mlp_registered();
+  return ops::cuda_kernels_registered() && ops::fused_mlp_registered() && ops::ring_ops_registered();
 #else
-  return ops::fused_mlp_registered();
+  return ops::fused_mlp_registered() && ops::ring_ops_registered();
 #endif
 }
 }  // namespace mlopt

@@ -51,4 +51,24 @@ struct SequenceParallelResult {
 // block's projections, shape reads, the outputs). Needs seq % world == 0.
 SequenceParallelResult apply_sequence_parallel(torch::jit::Graph& graph, const RewriteContext& context, int world);
 
+struct RingResult {
+  int64_t seq = -1;        // the whole sequence the probe saw
+  bool zigzag = false;     // causal: chunks r and 2N-1-r per rank
+  int attention = 0;       // blocks now mlopt::ring_attention
+  int split_inputs = 0;    // model inputs cut to this rank's chunks
+  int positions = 0;       // arange positions made global
+  int gathered_outputs = 0;
+  int64_t kv_elements = 0;  // K of every block, whole sequence (V the same)
+  std::string problem;     // why the model cannot run as a ring (nothing changed usefully)
+};
+
+// Ring attention (context parallelism) on one rank's copy of a graph whose
+// attention the attention pass turned into mlopt::flash_attention: inputs
+// with the sequence at dimension 1 are cut to this rank's chunks (zigzag for
+// causal models), positions from arange over the sequence become global,
+// every attention block runs mlopt::ring_attention, and outputs with the
+// sequence are gathered back in order. Everything else runs on seq / world
+// tokens unchanged (decoder layers are token-local outside attention).
+RingResult apply_ring_attention(torch::jit::Graph& graph, const RewriteContext& context, int world);
+
 }  // namespace mlopt::transforms

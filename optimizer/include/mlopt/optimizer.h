@@ -40,6 +40,11 @@ struct OptimizeOptions {
   // residual adds on seq / N tokens, reduce-scatter + all-gather instead of
   // each all-reduce).
   bool sequence_parallel = false;
+  // > 1: ring attention over this many ranks instead: the sequence split
+  // (zigzag for causal models), weights replicated, key/value blocks passed
+  // round the ring in every attention block; for sequences whose
+  // activations do not fit one GPU. Not combined with tensor parallelism.
+  int ring_attention_size = 1;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;  // default: by dtype (see TransformOptions)
 };
@@ -47,7 +52,7 @@ struct OptimizeOptions {
 class OptimizedModel {
  public:
   OptimizedModel(Model model, std::vector<TransformOutcome> outcomes);
-  // A tensor-parallel model (model() is rank 0's); `outcomes` in the order
+  // A tensor-parallel or ring-attention model (model() is rank 0's); `outcomes` in the order
   // the transforms ran.
   OptimizedModel(std::shared_ptr<const TensorParallelModel> tensor_parallel, std::vector<TransformOutcome> outcomes);
   const Model& model() const { return model_; }

@@ -26,6 +26,7 @@ class IValue;
 namespace mlopt {
 
 inline constexpr const char* kTensorParallelTransform = "tensor_parallel";
+inline constexpr const char* kRingAttentionTransform = "ring_attention";
 
 // One block split across the ranks.
 struct ShardedBlock {
@@ -52,6 +53,14 @@ struct TensorParallelPlan {
   int reduce_scatters = 0;
   int all_gathers = 0;
   int sequence_local_ops = 0;
+  // Ring attention instead of tensor parallelism: the sequence split over
+  // the ranks (zigzag for causal models), weights replicated, K/V blocks
+  // passed round the ring in every attention block.
+  bool ring_attention = false;
+  int64_t ring_seq = 0;
+  bool ring_zigzag = false;
+  int ring_blocks = 0;
+  int64_t ring_bytes_per_rank = 0;  // (N - 1) local K+V blocks per attention block, per forward
   int64_t model_weight_bytes = 0;    // the unsharded model's
   int64_t weight_bytes_per_rank = 0; // replicated + this rank's shards
   // Bytes each rank sends per forward: a ring all-reduce of S bytes sends
@@ -104,6 +113,10 @@ struct TensorParallelOptions {
   // rank's tokens, an all-gather restores the sequence before the next
   // projections.
   bool sequence_parallel = false;
+  // Instead of splitting weights: ring attention over world_size ranks, each
+  // holding seq / world_size tokens of every activation (for sequences too
+  // long for one GPU's memory). Not combined with sequence_parallel.
+  bool ring_attention = false;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;
 };
