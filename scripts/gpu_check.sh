@@ -7,17 +7,19 @@
 # CUTLASS/CuTe included, travel in .deps/, which must be named in the call's
 # carry list).
 #
-#   scripts/gpu_check.sh [all|kernels|models|mlp|parallel]
+#   scripts/gpu_check.sh [all|kernels|models|mlp|parallel|floors]
 # kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
 # benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
 # model benchmark; mlp: only the MLP's GPU tests, bench_mlp and the Hopper
 # GEMM's configuration sweep (bench_mlp_sm90_tune); parallel: NCCL, ring
 # attention and tensor parallelism (GPU tests, bench_ring_attention, and
-# `mlopt run --tensor-parallel` on every GPU count the machine has); all
+# `mlopt run --tensor-parallel` on every GPU count the machine has); floors:
+# the gpt2 latency targets (combined, + CUDA graphs) beside their floors, and
+# a profile of the optimized model saying where the rest goes; all
 # (default): kernels and models.
 set -uo pipefail
 mode=${1:-all}
-case "$mode" in all|kernels|models|mlp|parallel) ;; *) echo "usage: $0 [all|kernels|models|mlp|parallel]" >&2; exit 2 ;; esac
+case "$mode" in all|kernels|models|mlp|parallel|floors) ;; *) echo "usage: $0 [all|kernels|models|mlp|parallel|floors]" >&2; exit 2 ;; esac
 want() { [ "$mode" = all ] || [ "$mode" = "$1" ]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/gpu-out}
@@ -42,6 +44,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_G
 grep "mlopt:" /tmp/configure.log
 targets=()
 [ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp bench_mlp_sm90_tune)
+[ "$mode" = floors ] && targets=(--target mlopt bench_models)
 [ "$mode" = parallel ] && targets=(--target mlopt mlopt_nccl_gpu_tests mlopt_ring_attention_gpu_tests mlopt_core_gpu_tests
   mlopt_parallel_tests bench_ring_attention)
 cmake --build "$build" -j 16 "${targets[@]}" >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
@@ -55,6 +58,21 @@ if [ "$mode" = mlp ]; then
   "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
   "$build/bench/bench_mlp" --json "$out/mlp-bench.json" > "$out/mlp-bench.txt" 2>&1 || status=1
   cat "$out/mlp-bench.txt"
+  exit $status
+fi
+if [ "$mode" = floors ]; then
+  mlopt="$build/app/mlopt"
+  model4k=/tmp/mlopt-gpt2-4k.pt
+  "$mlopt" make-model gpt2 --preset gpt2 --positions 4096 -o "$model4k" >/dev/null
+  "$build/bench/bench_models" "$model4k" --device cuda --dtype fp16 --iters 50 --warmup 10 \
+    --sizes 1x1024,8x1024 --variants baseline,combined,combined_cuda_graphs --json "$out/models-floors.json" || status=1
+  "$mlopt" optimize "$model4k" --input 'ids:int64[8,1024]' --device cuda --dtype fp16 --flash-attention --fused-mlp \
+    --align-linear -o /tmp/mlopt-gpt2-opt.pt >/dev/null || status=1
+  for size in 8,1024 1,1024; do
+    "$mlopt" profile /tmp/mlopt-gpt2-opt.pt --input "ids:int64[$size]" --device cuda --iters 10 --warmup 5 \
+      >"$out/profile-optimized-$size.txt" 2>&1 || status=1
+    head -45 "$out/profile-optimized-$size.txt"
+  done
   exit $status
 fi
 if [ "$mode" = parallel ]; then

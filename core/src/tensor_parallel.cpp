@@ -177,6 +177,7 @@ Model with_block_ops(const Model& model, const InputSpec& spec, const TensorPara
   TransformOptions passes;
   passes.flash_attention = true;
   passes.fused_mlp = true;
+  passes.align_linear = options.align_linear;
   passes.verify_seeds = options.verify_seeds;
   passes.tolerance = options.tolerance;
   auto transformed = apply_transforms(model, spec, passes);

@@ -104,20 +104,11 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
     throw UsageError("CUDA graphs are not combined with tensor parallelism or ring attention in this version: "
                      "choose one");
   }
-  // align_linear first (it pads a layer the sharding replicates).
-  Model base = model_;
-  std::vector<TransformOutcome> outcomes;
-  if (options.align_linear) {
-    TransformOptions align = t;
-    align.flash_attention = align.fused_mlp = align.cuda_graphs = false;
-    auto aligned = apply_transforms(model_, spec, align);
-    base = aligned.model;
-    outcomes = aligned.outcomes;
-  }
   TensorParallelOptions o;
   o.world_size = tp;
   o.sequence_parallel = options.sequence_parallel;
   o.ring_attention = ring > 1;
+  o.align_linear = options.align_linear;
   o.verify_seeds = options.verify_seeds;
   o.tolerance = options.tolerance;
   if (on_cuda(model_)) {
@@ -129,9 +120,8 @@ OptimizedModel Optimizer::optimize(const OptimizeOptions& options, const InputSp
     }
     for (int r = 0; r < tp; ++r) o.devices.push_back(Device{DeviceKind::Cuda, r});
   }
-  auto sharded = std::make_shared<const TensorParallelModel>(shard_tensor_parallel(base, spec, o));
-  for (const auto& outcome : sharded->outcomes()) outcomes.push_back(outcome);
-  return OptimizedModel(std::move(sharded), std::move(outcomes));
+  auto sharded = std::make_shared<const TensorParallelModel>(shard_tensor_parallel(model_, spec, o));
+  return OptimizedModel(sharded, sharded->outcomes());
 }
 
 }  // namespace mlopt

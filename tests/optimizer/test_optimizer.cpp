@@ -60,8 +60,9 @@ TEST(Optimizer, TensorParallelForwardMatchesTheModel) {
   const auto tp = opt.optimize({.align_linear = true, .tensor_parallel_size = 2}, spec);
   ASSERT_NE(tp.tensor_parallel_plan(), nullptr);
   EXPECT_EQ(tp.tensor_parallel_plan()->blocks.size(), 4u);
-  // align_linear (nothing to pad in the tiny model), the two passes, the sharding.
+  // The two passes, align_linear (the attention's Conv1D layers as linear), the sharding.
   ASSERT_EQ(tp.outcomes().size(), 4u);
+  EXPECT_EQ(tp.outcomes()[2].transform, "align_linear");
   EXPECT_EQ(tp.outcomes().back().transform, "tensor_parallel");
   EXPECT_TRUE(tp.outcomes().back().applied);
   const auto inputs = mlopt::make_inputs(opt.model(), spec, 9);

@@ -280,7 +280,8 @@ TEST(StudioOptimize, ACpuModelCannotTakeCudaGraphsOrParallelism) {
   EXPECT_EQ(dialog->flashAttentionNote()->text(), OptimizeDialog::cpuReferenceNote());
 
   // Tensor/sequence parallelism and ring attention: shown, disabled, with the reason.
-  const QString later = "not available in this version (tensor/sequence parallelism is a later issue)";
+  const QString later = OptimizeDialog::parallelUnavailableReason();
+  EXPECT_TRUE(later.contains("--tensor-parallel")) << later.toStdString();
   for (QWidget* w : std::initializer_list<QWidget*>{dialog->tensorParallelBox(), dialog->sequenceParallelBox(),
                                                      dialog->ringAttentionBox()}) {
     EXPECT_FALSE(w->isEnabled()) << w->objectName().toStdString();
@@ -290,8 +291,8 @@ TEST(StudioOptimize, ACpuModelCannotTakeCudaGraphsOrParallelism) {
   EXPECT_TRUE(dialog->parallelNote()->isVisible());
   EXPECT_EQ(dialog->tensorParallelBox()->value(), 1);
 
-  // Align Linear alone: the tiny model's head is not odd-sized, so nothing
-  // is kept and there is nothing to time.
+  // Align Linear alone: GPT-2's Conv1D layers become linear (the bias in the
+  // GEMM's epilogue), so it is kept and there is something to time.
   click(dialog->alignLinearBox());
   ASSERT_TRUE(dialog->optimizeButton()->isEnabled());
   QSignalSpy stopped(dialog, &OptimizeDialog::stopped);
@@ -299,12 +300,25 @@ TEST(StudioOptimize, ACpuModelCannotTakeCudaGraphsOrParallelism) {
   ASSERT_TRUE(stopped.wait(kWorkTimeoutMs));
   ASSERT_EQ(dialog->outcomeModel()->rowCount(), 1);
   EXPECT_EQ(dialog->outcomes().at(0).transform, "align_linear");
-  EXPECT_FALSE(dialog->outcomes().at(0).applied);  // vocabulary 512, widths 64 and 256: all aligned
+  EXPECT_TRUE(dialog->outcomes().at(0).applied) << dialog->outcomes().at(0).note;
+  EXPECT_EQ(dialog->variant(), "align_linear");
+  EXPECT_TRUE(dialog->timeButton()->isEnabled());
+  EXPECT_EQ(window.project().transforms, (std::vector<std::string>{"align_linear"}));
+
+  // The Llama sample has only Linear layers, every width a multiple of 8:
+  // nothing is kept and there is nothing to time.
+  OptimizeSubject llama = dialog->subject();
+  llama.model = nullptr;
+  llama.model_file = mlopt::test::tiny_llama();
+  dialog->setSubject(llama);
+  ASSERT_TRUE(dialog->startOptimize());
+  ASSERT_TRUE(stopped.wait(kWorkTimeoutMs));
+  ASSERT_EQ(dialog->outcomeModel()->rowCount(), 1);
+  EXPECT_FALSE(dialog->outcomes().at(0).applied);
   EXPECT_EQ(dialog->variant(), "");
   EXPECT_FALSE(dialog->timeButton()->isEnabled());
   EXPECT_FALSE(dialog->startTiming());
   EXPECT_TRUE(dialog->summary().contains("No transform was kept")) << dialog->summary().toStdString();
-  EXPECT_EQ(window.project().transforms, (std::vector<std::string>{"align_linear"}));
 
   // An error on the worker (here: a model file that is not one) becomes the
   // window's error dialog; the dialog and the window carry on.

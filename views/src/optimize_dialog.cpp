@@ -185,7 +185,8 @@ QString OptimizeDialog::cudaGraphsDescription() {
 }
 
 QString OptimizeDialog::parallelUnavailableReason() {
-  return tr("not available in this version (tensor/sequence parallelism is a later issue)");
+  return tr("not in the workbench yet: run it with mlopt run --tensor-parallel N [--sequence-parallel] or "
+            "--ring-attention N (README, Parallelism)");
 }
 
 QString OptimizeDialog::cpuReferenceNote() { return tr("CPU: reference kernels, for checking only"); }

@@ -6,15 +6,10 @@
 
 #include "flash_attention_check.h"
 #include "mlopt/core/ops.h"
+#include "torch_optional.h"
 
 namespace mlopt::ops {
 namespace {
-
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalScale = std::optional<double>;
-#else
-using OptionalScale = c10::optional<double>;
-#endif
 
 at::Tensor flash_attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool is_causal,
                                OptionalScale scale) {

@@ -5,16 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include "torch_optional.h"
 
 namespace mlopt::ops {
 
 // Tensor? in the op's schema, as this libtorch spells it.
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalTensor = std::optional<at::Tensor>;
-#else
-using OptionalTensor = c10::optional<at::Tensor>;
-#endif
-
 enum class MlpActivationName { kNone, kRelu, kGelu, kGeluTanh, kSilu };
 
 struct MlpShape {

@@ -24,15 +24,10 @@
 #include "mlopt/core/collectives.h"
 #include "mlopt/parallel/ring_attention.h"
 #include "ring_attention_cuda_op.h"
+#include "torch_optional.h"
 
 namespace mlopt::ops {
 namespace {
-
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalScale = std::optional<double>;
-#else
-using OptionalScale = c10::optional<double>;
-#endif
 
 // The chunks (global index, local order) each rank holds for `local_len`
 // tokens per rank.

@@ -117,6 +117,9 @@ struct TensorParallelOptions {
   // holding seq / world_size tokens of every activation (for sequences too
   // long for one GPU's memory). Not combined with sequence_parallel.
   bool ring_attention = false;
+  // Also the align_linear transform, after the attention and MLP passes (as
+  // apply_transforms orders them).
+  bool align_linear = false;
   std::vector<uint64_t> verify_seeds = {1001, 1002};
   std::optional<double> tolerance = std::nullopt;
 };
