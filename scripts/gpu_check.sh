@@ -46,7 +46,7 @@ targets=()
 [ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp bench_mlp_sm90_tune)
 [ "$mode" = floors ] && targets=(--target mlopt bench_models)
 [ "$mode" = parallel ] && targets=(--target mlopt mlopt_nccl_gpu_tests mlopt_ring_attention_gpu_tests mlopt_core_gpu_tests
-  mlopt_parallel_tests bench_ring_attention)
+  mlopt_parallel_tests bench_ring_attention bench_tensor_parallel)
 cmake --build "$build" -j 16 "${targets[@]}" >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
 echo "build warnings: $(grep -c "warning:" /tmp/build.log || true)"
 set +e
@@ -91,13 +91,13 @@ if [ "$mode" = parallel ]; then
   "$mlopt" make-model llama --preset 1b --dtype fp16 -o /tmp/mlopt-llama-1b.pt >/dev/null
   gpus=$(nvidia-smi -L | wc -l)
   {
-    "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5
-    for n in 2 4 8; do
-      [ "$n" -le "$gpus" ] || { echo "tensor parallel $n: skipped, this machine has $gpus GPU(s)"; continue; }
-      "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5 --tensor-parallel "$n"
-      "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 --warmup 5 --nproc-per-node "$n"
-    done
-    # One GPU: both ways must refuse clearly (exit 2), not crash or hang.
+    "$build/bench/bench_tensor_parallel" /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --ranks 1,2,4,8 \
+      --json "$out/tensor-parallel-llama1b.json"
+    "$build/bench/bench_tensor_parallel" /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --ranks 2,4,8 \
+      --sequence-parallel
+    [ "$gpus" -ge 2 ] && "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[2,2048]' --device cuda --iters 20 \
+      --warmup 5 --nproc-per-node 2
+    # One GPU: more ranks than GPUs must be refused clearly (exit 2), not crash or hang.
     "$mlopt" run /tmp/mlopt-llama-1b.pt --input 'ids:int64[1,64]' --device cuda --tensor-parallel $((gpus + 1))
     echo "tensor parallel over more GPUs than exist: exit $? (expected 2)"
   } >"$out/tensor-parallel-llama1b.txt" 2>&1 || status=1

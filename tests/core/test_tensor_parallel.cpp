@@ -12,6 +12,7 @@
 #include "mlopt/core/sample_models.h"
 #include "mlopt/core/tensor_parallel.h"
 #include "mlopt/core/torch_bridge.h"
+#include "mlopt/parallel/counting_communicator.h"
 #include "test_support.h"
 
 namespace {
@@ -327,6 +328,40 @@ TEST(RingAttentionModel, ASequenceThatDoesNotSplitIsRefusedWithWhatWould) {
   }
   options.sequence_parallel = true;
   EXPECT_THROW(mlopt::shard_tensor_parallel(model, InputSpec::parse("ids:int64[1,8]"), options), mlopt::UsageError);
+}
+
+// The plans' communication models against the bytes the collectives are
+// given in one forward (counted on every rank).
+TEST(CommunicationModel, EachPlanSaysWhatItsCollectivesCarry) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[2,16]");
+  const auto inputs = mlopt::make_inputs(model, spec, 5);
+  for (const char* mode : {"tensor", "sequence", "ring"}) {
+    SCOPED_TRACE(mode);
+    auto options = ranks(4, std::string(mode) == "sequence");
+    options.ring_attention = std::string(mode) == "ring";
+    const auto tp = mlopt::shard_tensor_parallel(model, spec, options);
+    const auto& plan = tp.plan();
+    ThreadGroup group(4);
+    std::mutex m;
+    std::vector<std::uint64_t> sent(4), payload(4), ring_bytes(4);
+    group.run([&](Communicator& comm) {
+      mlopt::parallel::CountingCommunicator counted(comm);
+      tp.forward(counted, inputs);
+      std::lock_guard lock(m);
+      sent[comm.rank()] = counted.ring_bytes_sent();
+      payload[comm.rank()] = counted.all_reduces().bytes;
+      ring_bytes[comm.rank()] = counted.ring_exchanges().bytes;
+    });
+    for (int r = 0; r < 4; ++r) {
+      if (plan.ring_attention) {
+        EXPECT_EQ(ring_bytes[r], static_cast<std::uint64_t>(plan.ring_bytes_per_rank)) << plan.describe();
+      } else {
+        EXPECT_EQ(sent[r], static_cast<std::uint64_t>(plan.bytes_sent_per_rank())) << plan.describe();
+        EXPECT_EQ(payload[r], plan.sequence_parallel ? 0u : static_cast<std::uint64_t>(plan.all_reduce_bytes()));
+      }
+    }
+  }
 }
 
 }  // namespace
