@@ -12,7 +12,9 @@
 #include "mlopt/core/model.h"
 #include "mlopt/profiler/chrome_trace.h"
 #include "mlopt/profiler/profile_json.h"
+#include "mlopt/core/error.h"
 #include "mlopt/profiler/profiler.h"
+#include "parallel_run.h"
 #include "project_update.h"
 
 namespace mlopt::cli {
@@ -24,6 +26,7 @@ struct ProfileCliOptions : ModelRunOptions {
   int module_depth = 0;
   bool no_gpu_trace = false;
   std::string json, trace, project;
+  ParallelFlags parallel;
 };
 
 std::string ms(double us) { return fixed(us / 1e3, 3); }
@@ -112,6 +115,29 @@ void print_tables(const profiler::ProfileResult& p, int top) {
   }
 }
 
+// Profiles `model`, prints the header and tables, writes the JSON and the
+// trace when asked.
+profiler::ProfileResult profile_and_report(const ProfileCliOptions& o, const Model& model, const InputSpec& spec) {
+  profiler::ProfileOptions options;
+  options.iterations = o.iterations;
+  options.warmup = o.warmup;
+  options.seed = o.seed;
+  options.gpu_trace = !o.no_gpu_trace;
+  options.module_depth = o.module_depth;
+  const auto result = profiler::profile(model, spec, options);
+  print_header(result);
+  print_tables(result, o.top);
+  if (!o.json.empty()) {
+    write_file_atomically(o.json, profiler::to_json(result, true, 2) + "\n");
+    std::cout << "\nwrote " << o.json << "\n";
+  }
+  if (!o.trace.empty()) {
+    profiler::write_chrome_trace(result, o.trace);
+    std::cout << "wrote " << o.trace << " (open it in https://ui.perfetto.dev)\n";
+  }
+  return result;
+}
+
 }  // namespace
 
 Command add_profile(CLI::App& app) {
@@ -125,26 +151,27 @@ Command add_profile(CLI::App& app) {
   sub->add_option("--json", o->json, "Write the whole result as JSON to this file");
   sub->add_option("--trace", o->trace, "Write a Chrome/Perfetto trace of the last iteration to this file");
   sub->add_option("--project", o->project, "Also store the profile in this project file (.mlopt)");
+  sub->add_option("--tensor-parallel", o->parallel.tensor_parallel,
+                  "Profile rank 0 of N tensor-parallel ranks (this process; a GPU each, or CPU threads)")
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--sequence-parallel", o->parallel.sequence_parallel, "With --tensor-parallel: sequence parallelism");
+  sub->add_option("--ring-attention", o->parallel.ring_attention, "Profile rank 0 of an N-rank ring-attention run")
+      ->check(CLI::PositiveNumber);
   return {sub, [o]() {
+            if (o->parallel.tensor_parallel > 1 || o->parallel.ring_attention > 1) {
+              if (!o->project.empty()) {
+                throw UsageError("--project records single-device profiles; leave it out of a parallel profile");
+              }
+              with_parallel_model(*o, o->parallel, false, [&](const Model& rank0, const InputSpec& spec) {
+                std::cout << "\nProfile of rank 0 (the other ranks run alongside; their kernels are left out)\n";
+                profile_and_report(*o, rank0, spec);
+              });
+              return 0;
+            }
+            o->parallel.strategy(0);  // --sequence-parallel alone is refused
             const InputSpec spec = o->spec();  // a bad spec fails before the model loads
             const Model model = o->load_model();
-            profiler::ProfileOptions options;
-            options.iterations = o->iterations;
-            options.warmup = o->warmup;
-            options.seed = o->seed;
-            options.gpu_trace = !o->no_gpu_trace;
-            options.module_depth = o->module_depth;
-            const auto result = profiler::profile(model, spec, options);
-            print_header(result);
-            print_tables(result, o->top);
-            if (!o->json.empty()) {
-              write_file_atomically(o->json, profiler::to_json(result, true, 2) + "\n");
-              std::cout << "\nwrote " << o->json << "\n";
-            }
-            if (!o->trace.empty()) {
-              profiler::write_chrome_trace(result, o->trace);
-              std::cout << "wrote " << o->trace << " (open it in https://ui.perfetto.dev)\n";
-            }
+            const auto result = profile_and_report(*o, model, spec);
             if (!o->project.empty()) {
               record_in_project(o->project, model, spec,
                                 [&](Project& p) { p.profiles.push_back(profiler::to_json(result)); });
@@ -152,5 +179,7 @@ Command add_profile(CLI::App& app) {
             return 0;
           }};
 }
+
+
 
 }  // namespace mlopt::cli

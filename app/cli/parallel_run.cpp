@@ -126,7 +126,8 @@ int launch_ranks(const ParallelFlags& flags) {
   return launch_local_ranks(flags.launch, rank_arguments({all.begin() + 1, all.end()}));
 }
 
-int run_parallel_here(const ModelRunOptions& o, const ParallelFlags& flags, bool json) {
+void with_parallel_model(const ModelRunOptions& o, const ParallelFlags& flags, bool quiet,
+                         const std::function<void(const Model& rank0, const InputSpec& spec)>& leader) {
   TensorParallelOptions options = flags.strategy(0);
   const int world = options.world_size;
   const InputSpec spec = o.spec();
@@ -142,25 +143,31 @@ int run_parallel_here(const ModelRunOptions& o, const ParallelFlags& flags, bool
     for (int r = 0; r < world; ++r) options.devices.push_back(Device{DeviceKind::Cuda, r});
   }
   const auto tp = shard_tensor_parallel(model, spec, options);
-  if (!json) {
+  if (!quiet) {
     std::cout << tp.plan().describe() << "\n";
     print_outcomes(tp.outcomes());
   }
-  std::optional<RunResult> result;
-  std::mutex m;
-  const auto each_rank = [&](parallel::Communicator& comm) {
-    auto r = tp.run(comm, spec, run_options(o));
-    std::lock_guard lock(m);
-    if (comm.rank() == 0) result = std::move(r);
-  };
+  RankRunner ranks;
+  std::optional<parallel::NcclGroup> nccl;
+  std::optional<parallel::ThreadGroup> threads;
   if (cuda) {
     std::vector<int> devices;
     for (const auto& d : options.devices) devices.push_back(d.index);
-    parallel::NcclGroup(devices).run(each_rank);
+    nccl.emplace(devices);
+    ranks = [&](const std::function<void(parallel::Communicator&)>& fn) { nccl->run(fn); };
   } else {
-    parallel::ThreadGroup(world).run(each_rank);
+    threads.emplace(world);
+    ranks = [&](const std::function<void(parallel::Communicator&)>& fn) { threads->run(fn); };
   }
-  print_result(*result, world, json);
+  run_led_by_rank0(tp, ranks, [&](const Model& rank0) { leader(rank0, spec); });
+}
+
+int run_parallel_here(const ModelRunOptions& o, const ParallelFlags& flags, bool json) {
+  std::optional<RunResult> result;
+  with_parallel_model(o, flags, json, [&](const Model& rank0, const InputSpec& spec) {
+    result = run(rank0, spec, run_options(o));
+  });
+  print_result(*result, flags.strategy(0).world_size, json);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 // process runs the same command as one rank).
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ int launch_ranks(const ParallelFlags& flags);
 // N): the plan, the joint verification, then every rank timed together;
 // rank 0's result printed.
 int run_parallel_here(const ModelRunOptions& options, const ParallelFlags& flags, bool json);
+
+// Shards the model for `flags` (in this process) and calls `leader` with
+// rank 0's model, whose every forward drives the other ranks: the plan and
+// the transforms' outcomes are printed first unless `quiet`.
+void with_parallel_model(const ModelRunOptions& options, const ParallelFlags& flags, bool quiet,
+                         const std::function<void(const Model& rank0, const InputSpec& spec)>& leader);
 
 // This process as rank world.rank (started by the launcher or torchrun):
 // NCCL through the TCP store at MASTER_ADDR:MASTER_PORT, the GPU LOCAL_RANK.

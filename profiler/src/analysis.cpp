@@ -139,6 +139,7 @@ void analyze_profile(AnalysisInput in, ProfileResult& out) {
   for (const auto& a : in.trace.gpu) {
     // Records CUPTI could not time (start = end = 0) fall outside every span.
     if (a.end_ns <= a.start_ns || iteration_of(a.start_ns, in.iteration_spans) < 0) continue;
+    if (a.device != in.device) continue;  // another rank's GPU in a parallel run
     KernelRef k{&a, nullptr, nullptr, kIdle};
     auto ext = external_of.find(a.correlation_id);
     if (ext != external_of.end()) {

@@ -21,6 +21,7 @@ struct AnalysisInput {
   std::vector<std::pair<int64_t, int64_t>> iteration_spans;  // [start, end) per profiled iteration
   int module_depth = 0;             // 0: one level below the model's repeated blocks
   int visible_devices = 1;          // GPUs this process can use (for parallelism advice)
+  int device = 0;                   // the profiled GPU: kernels on others (other ranks') are left out
 };
 
 // Fills everything in `out` that the events determine: categories, modules,

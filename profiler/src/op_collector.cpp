@@ -163,8 +163,11 @@ int64_t OpCollector::now_ns() const {
       .count();
 }
 
+uint64_t OpCollector::this_thread() { return static_cast<uint64_t>(::syscall(SYS_gettid)); }
+
 void OpCollector::begin_iteration(int iteration) {
   iteration_ = iteration;
+  owner_.store(this_thread(), std::memory_order_relaxed);
   // The hook is thread-local: installed on the thread that runs the forward.
   memory_guard_ = std::make_shared<c10::DebugInfoGuard>(c10::DebugInfoKind::PROFILER_STATE,
                                                         std::make_shared<MemoryReporter>(this));

@@ -38,11 +38,17 @@ class OpCollector {
   uint64_t on_op_start(const char* name, std::vector<TensorArg> inputs);
   void on_op_end(uint64_t id);
   void on_memory(int64_t total_allocated, int64_t total_reserved);
-  bool recording() const { return recording_.load(std::memory_order_relaxed); }
+  // Recording, and on the thread that began the iteration: the other ranks
+  // of a parallel run (threads of this process) run the same ops meanwhile.
+  bool recording() const {
+    return recording_.load(std::memory_order_relaxed) && owner_.load(std::memory_order_relaxed) == this_thread();
+  }
+  static uint64_t this_thread();
 
  private:
   ActivitySource* source_;
   std::atomic<bool> recording_{false};
+  std::atomic<uint64_t> owner_{0};
   int iteration_ = 0;
   std::atomic<uint64_t> next_id_{1};
   std::mutex mutex_;

@@ -151,6 +151,7 @@ ProfileResult profile(const Model& model, const InputSpec& spec, const ProfileOp
   input.iteration_spans = spans;
   input.module_depth = options.module_depth;
   input.visible_devices = gpu ? static_cast<int>(torch::cuda::device_count()) : 1;
+  input.device = gpu ? device.index : 0;
   analyze_profile(std::move(input), out);
   return out;
 }

@@ -364,4 +364,46 @@ TEST(CommunicationModel, EachPlanSaysWhatItsCollectivesCarry) {
   }
 }
 
+// Code that knows nothing of ranks drives them all through rank 0's model:
+// every rank runs as many forwards as rank 0, and a failing leader releases
+// the others.
+TEST(LedByRankZero, EveryForwardOfRankZeroRunsOnEveryRank) {
+  const auto model = Model::load(mlopt::test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[1,8]");
+  const auto tp = mlopt::shard_tensor_parallel(model, spec, ranks(2));
+  ThreadGroup group(2);
+  std::mutex m;
+  std::vector<std::uint64_t> reduces(2);
+  const mlopt::RankRunner counted_ranks = [&](const std::function<void(Communicator&)>& fn) {
+    group.run([&](Communicator& comm) {
+      mlopt::parallel::CountingCommunicator counted(comm);
+      fn(counted);
+      std::lock_guard lock(m);
+      reduces[comm.rank()] = counted.all_reduces().calls;
+    });
+  };
+  mlopt::RunResult result;
+  mlopt::run_led_by_rank0(tp, counted_ranks, [&](const Model& rank0) {
+    mlopt::RunOptions o;
+    o.warmup = 1;
+    o.iterations = 3;
+    result = mlopt::run(rank0, spec, o);
+  });
+  EXPECT_EQ(result.stats.count, 3);
+  EXPECT_GE(reduces[0], 4u * 4u);  // 4 blocks x (1 warm-up + 3 timed) at least
+  EXPECT_EQ(reduces[1], reduces[0]);
+  // Rank 0's forward gives the unsharded model's outputs.
+  const auto inputs = mlopt::make_inputs(model, spec, 2);
+  at::Tensor got;
+  mlopt::run_led_by_rank0(tp, counted_ranks, [&](const Model& rank0) { got = first_output(mlopt::forward(rank0, inputs)); });
+  EXPECT_LT(relative_error(got, first_output(mlopt::forward(model, inputs))), 1e-4);
+
+  EXPECT_THROW(mlopt::run_led_by_rank0(tp, counted_ranks,
+                                       [&](const Model& rank0) {
+                                         mlopt::forward(rank0, inputs);
+                                         throw std::runtime_error("the leader failed");
+                                       }),
+               std::runtime_error);
+}
+
 }  // namespace

@@ -3,8 +3,11 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "mlopt/core/error.h"
 #include "mlopt/core/sample_models.h"
+#include "mlopt/core/tensor_parallel.h"
 #include "mlopt/profiler/profile_json.h"
 #include "mlopt/profiler/profiler.h"
 #include "op_collector.h"
@@ -189,4 +192,36 @@ TEST(ModuleHierarchy, ParsesTorchScriptFrames) {
   EXPECT_EQ(module_path_from_hierarchy("TOP(M)::forward."), "");
   EXPECT_EQ(module_path_from_hierarchy("TOP(M)::forward.SELF(M)::helper.mlp(MLP)::forward."), "mlp");
   EXPECT_EQ(module_path_from_hierarchy(""), "");
+}
+
+// Rank 0 of a tensor-parallel model, profiled while the other rank runs
+// alongside (run_led_by_rank0): its all-reduces are their own category, and
+// only its own ops are counted (the other rank's thread runs the same ones).
+TEST(ProfileTensorParallel, RankZerosCommunicationIsItsOwnCategory) {
+  at::set_num_threads(1);
+  const auto model = Model::load(test::tiny_gpt2());
+  const auto spec = InputSpec::parse("ids:int64[2,16]");
+  mlopt::TensorParallelOptions o;
+  o.world_size = 2;
+  const auto tp = mlopt::shard_tensor_parallel(model, spec, o);
+  mlopt::parallel::ThreadGroup group(2);
+  ProfileResult result;
+  mlopt::run_led_by_rank0(
+      tp, [&](const auto& fn) { group.run(fn); },
+      [&](const Model& rank0) {
+        ProfileOptions options;
+        options.warmup = 1;
+        options.iterations = 3;
+        options.cache = &scratch_cache();
+        result = profile(rank0, spec, options);
+      });
+  const auto comm = std::find_if(result.categories.begin(), result.categories.end(),
+                                 [](const CategoryTime& c) { return c.category == kCommunication; });
+  ASSERT_NE(comm, result.categories.end());
+  EXPECT_GT(comm->time_us, 0.0);
+  double all_reduces = 0;
+  for (const auto& op : result.ops) {
+    if (op.name == "mlopt::all_reduce") all_reduces += op.calls;
+  }
+  EXPECT_EQ(all_reduces, 4.0) << "2 layers x (attention, MLP), rank 0's only";
 }

@@ -9,6 +9,7 @@
 //   parallel::ThreadGroup group(2);              // or NcclGroup({0, 1})
 //   group.run([&](parallel::Communicator& c) { auto out = tp.forward(c, inputs); });
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,16 @@ class TensorParallelModel {
   int first_rank_ = 0;        // the rank of ranks_[0]
   std::vector<TransformOutcome> outcomes_;
 };
+
+// Runs every rank (`run_ranks` calls its argument once per rank: a
+// ThreadGroup's or NcclGroup's run) with rank 0 led by `leader`: `leader`
+// gets rank 0's model, and each forward it runs on it (one, or a whole
+// profile's or timing's worth) makes the other ranks run theirs on the same
+// inputs. So the profiler, the runner, anything that takes a Model, works on
+// a sharded model: `mlopt profile --tensor-parallel`.
+using RankRunner = std::function<void(const std::function<void(parallel::Communicator&)>&)>;
+void run_led_by_rank0(const TensorParallelModel& model, const RankRunner& run_ranks,
+                      const std::function<void(const Model& rank0)>& leader);
 
 struct TensorParallelOptions {
   int world_size = 2;
