@@ -31,6 +31,19 @@ SequenceSplit split_sequence(int64_t seq_len, int world, bool causal) {
   return s;
 }
 
+kernels::AttentionParams block_attention_params(const RingAttentionShape& shape, int64_t chunk_len, bool diagonal) {
+  kernels::AttentionParams p;
+  p.batch = shape.batch;
+  p.q_heads = shape.q_heads;
+  p.kv_heads = shape.kv_heads;
+  p.q_len = p.kv_len = static_cast<int>(chunk_len);
+  p.head_dim = shape.head_dim;
+  p.softmax_scale = shape.softmax_scale;
+  p.causal = diagonal;
+  p.dtype = shape.dtype;
+  return p;
+}
+
 void merge_partial(float* out_acc, float* lse_acc, const float* out_part, const float* lse_part, int64_t rows,
                    int head_dim) {
   const float minus_inf = -std::numeric_limits<float>::infinity();
@@ -94,21 +107,13 @@ void ring_attention_cpu(Communicator& comm, const RingAttentionShape& s, const u
       for (std::size_t b = 0; b < theirs.size(); ++b) {
         const auto seen = visibility(mine[a], theirs[b], s.causal);
         if (seen == Visibility::kNone) continue;
-        kernels::AttentionParams p;
+        kernels::AttentionParams p = block_attention_params(s, C, seen == Visibility::kDiagonal);
         p.q = q + static_cast<int64_t>(a) * C * D;
         p.k = k_cur.data() + static_cast<int64_t>(b) * C * D;
         p.v = v_cur.data() + static_cast<int64_t>(b) * C * D;
         p.q_strides = q_strides;
         p.k_strides = p.v_strides = kv_strides;
         p.out_strides = part_strides;
-        p.batch = s.batch;
-        p.q_heads = s.q_heads;
-        p.kv_heads = s.kv_heads;
-        p.q_len = p.kv_len = static_cast<int>(C);
-        p.head_dim = s.head_dim;
-        p.softmax_scale = s.softmax_scale;
-        p.causal = seen == Visibility::kDiagonal;  // equal lengths: the chunk's own diagonal
-        p.dtype = s.dtype;
         kernels::attention_reference_f32(p, part_out.data(), part_lse.data());
         // Fold each (batch, head)'s C rows into this chunk's rows of out.
         for (int bh = 0; bh < s.batch * s.q_heads; ++bh) {

@@ -289,20 +289,12 @@ void ring_attention_cuda(Communicator& comm, const RingAttentionShape& s, const 
       const bool last = last_of[pr.a] == static_cast<int>(next_pair);
       char* out_chunk = static_cast<char*>(out) + static_cast<std::size_t>(pr.a) * chunk_bytes;
 
-      kernels::AttentionParams p;
+      kernels::AttentionParams p = block_attention_params(s, C, pr.diagonal);
       p.q = static_cast<const char*>(q) + static_cast<std::size_t>(pr.a) * chunk_bytes;
       p.k = held_k + static_cast<std::size_t>(pr.b) * chunk_bytes;
       p.v = held_v + static_cast<std::size_t>(pr.b) * chunk_bytes;
       p.q_strides = q_strides;
       p.k_strides = p.v_strides = kv_strides;
-      p.batch = s.batch;
-      p.q_heads = s.q_heads;
-      p.kv_heads = s.kv_heads;
-      p.q_len = p.kv_len = static_cast<int>(C);
-      p.head_dim = s.head_dim;
-      p.softmax_scale = s.softmax_scale;
-      p.causal = pr.diagonal;  // equal lengths: bottom-right alignment is the chunk's own diagonal
-      p.dtype = s.dtype;
       if (first && last) {
         // The chunk's only block: its result is final, no merge needed.
         p.out = out_chunk;

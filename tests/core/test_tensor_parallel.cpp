@@ -13,9 +13,12 @@
 #include "mlopt/core/tensor_parallel.h"
 #include "mlopt/core/torch_bridge.h"
 #include "mlopt/parallel/counting_communicator.h"
+#include "model_from_source.h"
 #include "test_support.h"
 
 namespace {
+
+using mlopt::test::model_from_source;
 
 using mlopt::InputSpec;
 using mlopt::Model;
@@ -127,17 +130,6 @@ TEST(TensorParallel, LlamaGqaSplitsKeyValueHeadsOrSaysWhyNot) {
   expect_matches_unsharded(model, four, spec);
 }
 
-// A module written in TorchScript source, saved and loaded as a user's is.
-Model model_from_source(const mlopt::test::ScratchDir& dir, const std::string& source,
-                        const std::vector<std::pair<std::string, at::Tensor>>& params) {
-  torch::jit::Module m("Block");
-  for (const auto& [name, tensor] : params) m.register_parameter(name, tensor, false);
-  m.define(source);
-  m.eval();
-  const auto file = dir / "block.pt";
-  m.save(file.string());
-  return Model::load(file);
-}
 
 // HF Llama's way: separate q/k/v nn.Linear, the head shape appended to
 // x.size()[:-1], GQA by repeat_interleave, reshape to the hidden size, and a

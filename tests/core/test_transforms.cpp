@@ -10,9 +10,12 @@
 #include "mlopt/core/sample_models.h"
 #include "mlopt/core/torch_bridge.h"
 #include "mlopt/core/transforms.h"
+#include "model_from_source.h"
 #include "test_support.h"
 
 namespace {
+
+using mlopt::test::model_from_source;
 
 using mlopt::InputSpec;
 using mlopt::Model;
@@ -49,18 +52,6 @@ std::string misses(const TransformOutcome& o) {
   return s;
 }
 
-// A module written in TorchScript source, with constant buffers, saved and
-// loaded the way a user's model is.
-Model model_from_source(const mlopt::test::ScratchDir& dir, const std::string& source,
-                        const std::vector<std::pair<std::string, at::Tensor>>& buffers) {
-  torch::jit::Module m("Block");
-  for (const auto& [name, tensor] : buffers) m.register_buffer(name, tensor);
-  m.define(source);
-  m.eval();
-  const auto file = dir / "block.pt";
-  m.save(file.string());
-  return Model::load(file);
-}
 
 TEST(TransformsGpt2, BothPassesMatchEveryLayerAndVerify) {
   const auto model = Model::load(mlopt::test::tiny_gpt2());

@@ -48,6 +48,13 @@ struct RingAttentionShape {
   kernels::AttentionDType dtype = kernels::AttentionDType::kBFloat16;
 };
 
+// The kernel parameters of one (query chunk, key chunk) block of `shape`
+// with chunks of `chunk_len` tokens: heads, lengths, scale, dtype, and
+// causal when the pair is a chunk's own diagonal (equal lengths: the
+// kernel's bottom-right alignment is that diagonal). Pointers and strides
+// are the caller's.
+kernels::AttentionParams block_attention_params(const RingAttentionShape& shape, int64_t chunk_len, bool diagonal);
+
 // One rank's part of the attention over the whole sequence. Its local q
 // ([batch, q_heads, local_len, head_dim]), k and v ([batch, kv_heads,
 // local_len, head_dim]) hold the chunks `split_sequence(...).chunks_of(rank)`
