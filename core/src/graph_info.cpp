@@ -123,4 +123,17 @@ void describe_forward(const torch::jit::Module& frozen, ModelInfo& info) {
   });
 }
 
+// Module::to() does not move graph constants, so a file holding them is
+// loaded straight onto its device (model_load.cpp).
+std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module) {
+  std::vector<at::Tensor> tensors;
+  for (const auto* node : module.get_method("forward").graph()->nodes()) {
+    if (node->kind() != c10::prim::Constant || node->output()->type()->kind() != c10::TypeKind::TensorType) continue;
+    if (const auto value = torch::jit::toIValue(node->output()); value && value->isTensor()) {
+      tensors.push_back(value->toTensor());
+    }
+  }
+  return tensors;
+}
+
 }  // namespace mlopt

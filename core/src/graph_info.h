@@ -24,6 +24,10 @@ void for_each_node(torch::jit::Block* block, const std::function<void(torch::jit
 // the call stack that inlining leaves on it; empty for the root's own code.
 std::string module_path_of(const torch::jit::Node* node);
 
+// Tensors the forward graph holds as constants (a model mlopt optimized or
+// sharded keeps its weights there; traced models keep some too).
+std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module);
+
 // "Tensor" for any tensor type, else the TorchScript annotation ("int[]").
 std::string type_name(const c10::TypePtr& type);
 

@@ -57,8 +57,6 @@ void check_device(const Device& device) {
   }
 }
 
-std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module);
-
 DType dominant_dtype(const torch::jit::Module& module) {
   std::map<c10::ScalarType, int64_t> elements;
   for (const auto& p : module.parameters()) {
@@ -74,20 +72,6 @@ DType dominant_dtype(const torch::jit::Module& module) {
   auto best = std::max_element(elements.begin(), elements.end(),
                                [](const auto& a, const auto& b) { return a.second < b.second; });
   return from_scalar_type(best->first);
-}
-
-// Tensors the forward graph holds as constants (a model mlopt optimized keeps
-// its weights there; traced models keep some too). Module::to() does not
-// move them, so such a file is loaded straight onto its device.
-std::vector<at::Tensor> graph_tensor_constants(const torch::jit::Module& module) {
-  std::vector<at::Tensor> tensors;
-  for (const auto* node : module.get_method("forward").graph()->nodes()) {
-    if (node->kind() != c10::prim::Constant || node->output()->type()->kind() != c10::TypeKind::TensorType) continue;
-    if (const auto value = torch::jit::toIValue(node->output()); value && value->isTensor()) {
-      tensors.push_back(value->toTensor());
-    }
-  }
-  return tensors;
 }
 
 bool calls_mlopt_ops(const torch::jit::Module& module) {

@@ -13,6 +13,7 @@
 #include "mlopt/core/torch_bridge.h"
 #include "mlopt/core/units.h"
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include "graph_info.h"
 #include "tensor_probe.h"
 #include "transforms/rewrite_support.h"
 #include "transforms/tensor_parallel_pass.h"
@@ -22,11 +23,7 @@ namespace {
 
 int64_t constant_weight_bytes(const torch::jit::Module& module) {
   int64_t bytes = 0;
-  for (const torch::jit::Node* n : module.get_method("forward").graph()->nodes()) {
-    if (n->kind() != c10::prim::Constant || !n->output()->type()->cast<c10::TensorType>()) continue;
-    const auto t = torch::jit::toIValue(n->output())->toTensor();
-    bytes += t.numel() * static_cast<int64_t>(t.element_size());
-  }
+  for (const auto& t : graph_tensor_constants(module)) bytes += t.numel() * static_cast<int64_t>(t.element_size());
   return bytes;
 }
 
@@ -277,23 +274,23 @@ const Model& TensorParallelModel::rank(int r) const {
   return ranks_[static_cast<std::size_t>(i)];
 }
 
-c10::IValue TensorParallelModel::forward(parallel::Communicator& comm, const std::vector<c10::IValue>& inputs) const {
+const Model& TensorParallelModel::rank_of(const parallel::Communicator& comm) const {
   if (comm.size() != plan_.world_size) {
     throw UsageError("the model is sharded for " + std::to_string(plan_.world_size) + " ranks, the group has " +
                      std::to_string(comm.size()));
   }
-  const Model& m = rank(comm.rank());
+  return rank(comm.rank());
+}
+
+c10::IValue TensorParallelModel::forward(parallel::Communicator& comm, const std::vector<c10::IValue>& inputs) const {
+  const Model& m = rank_of(comm);
   CommunicatorScope scope(comm);
   return mlopt::forward(m, on_device(inputs, m.options().device));
 }
 
 RunResult TensorParallelModel::run(parallel::Communicator& comm, const InputSpec& spec,
                                    const RunOptions& options) const {
-  if (comm.size() != plan_.world_size) {
-    throw UsageError("the model is sharded for " + std::to_string(plan_.world_size) + " ranks, the group has " +
-                     std::to_string(comm.size()));
-  }
-  const Model& m = rank(comm.rank());
+  const Model& m = rank_of(comm);
   CommunicatorScope scope(comm);
   return run_with_inputs(m, make_inputs(m, spec, options.seed), spec, options);
 }
@@ -312,7 +309,7 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
     if (r == 0) rank0 = std::move(g);
   }
   TransformOutcome outcome = rank_outcome(*rank0, world);
-  TensorParallelModel tp(make_plan(base, spec, world, *rank0), ranks, {});
+  TensorParallelModel tp(make_plan(base, spec, world, *rank0), std::move(ranks), {});
 
   // The ranks together (threads sharing the model's device) against the
   // model before sharding.
@@ -343,7 +340,8 @@ TensorParallelModel shard_tensor_parallel(const Model& model, const InputSpec& s
   }
   outcome.applied = true;
   outcomes.push_back(std::move(outcome));
-  return TensorParallelModel(tp.plan(), std::move(ranks), std::move(outcomes));
+  tp.outcomes_ = std::move(outcomes);
+  return tp;
 }
 
 TensorParallelModel shard_one_rank(const Model& model, const InputSpec& spec, const TensorParallelOptions& options,

@@ -62,7 +62,7 @@ int64_t checked_dim(const at::Tensor& x, int64_t dim, int64_t world_size, const 
 
 at::Tensor all_reduce(const at::Tensor& x, int64_t world_size) {
   auto& comm = communicator_for("all_reduce", x, world_size);
-  at::Tensor out = x.contiguous().clone();
+  at::Tensor out = x.clone(at::MemoryFormat::Contiguous);  // one copy, dense
   comm.all_reduce_sum(out.data_ptr(), static_cast<std::size_t>(out.numel()), element_type(out), stream_for(comm, out));
   return out;
 }

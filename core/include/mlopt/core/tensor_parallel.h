@@ -95,6 +95,9 @@ class TensorParallelModel {
   RunResult run(parallel::Communicator& comm, const InputSpec& spec, const RunOptions& options) const;
 
  private:
+  // comm.rank()'s model; throws UsageError when comm's size is not the world size.
+  const Model& rank_of(const parallel::Communicator& comm) const;
+  friend TensorParallelModel shard_tensor_parallel(const Model&, const InputSpec&, const struct TensorParallelOptions&);
   friend TensorParallelModel shard_one_rank(const Model&, const InputSpec&, const struct TensorParallelOptions&, int);
   TensorParallelPlan plan_;
   std::vector<Model> ranks_;  // every rank's, or (shard_one_rank) one
