@@ -1,6 +1,7 @@
 #include "bench_timing.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include "mlopt/core/stats.h"
@@ -86,6 +87,15 @@ CopyBandwidth measure_copy_bandwidth(cudaStream_t stream, std::size_t bytes, con
   result.median_ms = summarize(result.samples_ms).median_ms;
   result.gbps = 2.0 * static_cast<double>(bytes) / (result.median_ms * 1e-3) / 1e9;
   return result;
+}
+
+void warm_up_gpu(cudaStream_t stream, double seconds) {
+  DeviceBuffer buffer(std::size_t{256} << 20);
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+    for (int i = 0; i < 16; ++i) MLOPT_CUDA_CHECK(cudaMemsetAsync(buffer.get(), i, buffer.bytes(), stream));
+    MLOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
 }
 
 std::string clear_cuda_error() {

@@ -82,6 +82,11 @@ struct CopyBandwidth {
 // cannot hold two buffers of it. Throws CudaError.
 CopyBandwidth measure_copy_bandwidth(cudaStream_t stream, std::size_t bytes, const TimingOptions& options);
 
+// Keeps the GPU busy (memsets of a 256 MiB buffer) for `seconds` of wall
+// time, so that timing starts at the clocks a loaded GPU runs at, not at
+// idle clocks. Synchronises the stream.
+void warm_up_gpu(cudaStream_t stream, double seconds);
+
 // After an exception from GPU work: waits for the device, clears an error a
 // later call would otherwise report, and returns the error's text when it is
 // sticky (the CUDA context is unusable: every later call fails), else "".

@@ -41,6 +41,7 @@
 #include "bench_json.h"
 #include "bench_main.h"
 #include "bench_timing.h"
+#include "kernel_breakdown.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/environment.h"
 #include "mlopt/core/ops.h"
@@ -73,6 +74,7 @@ struct Options {
   std::vector<int> tokens = {1, 16, 128, 1024, 16384};
   int iters = 30, warmup = 10;
   bool no_l2_flush = false;
+  bool kernels = false;  // trace each variant's kernels (CUPTI) after timing it
 };
 
 // The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
@@ -91,6 +93,7 @@ struct Variant {
   std::size_t scratch_bytes = 0;       // cuBLASLt's own workspace (ours only)
   double max_error = -1;               // max |out - unfused| / max |unfused| (ours only)
   bool check_ok = true;
+  std::optional<KernelBreakdown> breakdown;  // --kernels
 };
 
 struct Case {
@@ -185,10 +188,14 @@ kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Ten
   return p;
 }
 
+// Set by --kernels: each variant's kernels are traced after its timing.
+bool g_trace_kernels = false;
+
 void time_variant(const Bench& b, Variant& v, double flops, const std::function<void()>& launch) {
   v.samples_ms = b.time(launch);
   v.stats = summarize(v.samples_ms);
   v.tflops = flops / (v.stats.median_ms * 1e-3) / 1e12;
+  if (g_trace_kernels) v.breakdown = kernel_breakdown(b.stream, launch, b.flusher.get());
 }
 
 void check_against(Variant& v, const at::Tensor& ours, const at::Tensor& reference, at::ScalarType dtype) {
@@ -304,6 +311,15 @@ void print_header() {
               "speedup", "interm. MiB", "max error");
 }
 
+void print_breakdown(const KernelBreakdown& k) {
+  if (!k.error.empty()) {
+    std::printf("%22s kernels: not traced: %s\n", "", k.error.c_str());
+    return;
+  }
+  std::printf("%22s kernels: %.1f us summed, %.1f us first start to last end\n", "", k.kernel_sum_us, k.span_us);
+  for (const auto& t : k.kernels) std::printf("%24s %8.1f us  %.70s\n", "", t.median_us, t.name.c_str());
+}
+
 void print_case(const Case& c) {
   const Variant* base = c.find("unfused");
   for (const auto& v : c.variants) {
@@ -320,6 +336,7 @@ void print_case(const Case& c) {
     } else {
       std::printf("%10s\n", "-");
     }
+    if (v.breakdown) print_breakdown(*v.breakdown);
   }
 }
 
@@ -340,6 +357,13 @@ nlohmann::json variant_json(const Variant& v) {
     j["check_ok"] = v.check_ok;
   }
   j["samples_ms"] = v.samples_ms;
+  if (v.breakdown) {
+    nlohmann::json k{{"kernel_sum_us", v.breakdown->kernel_sum_us}, {"span_us", v.breakdown->span_us}};
+    if (!v.breakdown->error.empty()) k["error"] = v.breakdown->error;
+    k["kernels"] = nlohmann::json::array();
+    for (const auto& t : v.breakdown->kernels) k["kernels"].push_back({{"name", t.name}, {"median_us", t.median_us}});
+    j["kernels"] = k;
+  }
   return j;
 }
 
@@ -422,10 +446,11 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--tokens") o.tokens = ints(next());
     else if (arg == "--model") o.models = {next()};
     else if (arg == "--no-l2-flush") o.no_l2_flush = true;
+    else if (arg == "--kernels") o.kernels = true;
     else
       throw std::invalid_argument("unknown argument '" + arg +
                                   "'; usage: bench_mlp [--json FILE] [--iters N] [--warmup N] [--tokens 1,16,128] "
-                                  "[--model gpt2-small|llama-7b] [--no-l2-flush]");
+                                  "[--model gpt2-small|llama-7b] [--no-l2-flush] [--kernels]");
   }
   for (int t : o.tokens) {
     if (t <= 0) throw std::invalid_argument("token counts must be positive");
@@ -441,8 +466,18 @@ int run(const Options& o) {
   std::printf("bench_mlp: %s (sm_%d%d, %d SMs), libtorch %s\n", props.name.c_str(), props.compute_major,
               props.compute_minor, props.multiprocessors, TORCH_VERSION);
   const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
-  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n\n", o.warmup, o.iters,
+  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n", o.warmup, o.iters,
               b.flusher ? "L2 flushed before each call" : "no L2 flush");
+  // An idle GPU sits at low clocks and takes a while to boost: without
+  // this, the first case is timed on a slower GPU than the rest.
+  constexpr double kWarmUpSeconds = 1.0;
+  warm_up_gpu(b.stream, kWarmUpSeconds);
+  std::printf("GPU kept busy for %.1f s before the first case (clocks up)\n\n", kWarmUpSeconds);
+  g_trace_kernels = o.kernels;
+  if (o.kernels) {
+    std::printf("--kernels: each variant's kernels are traced (CUPTI) after it is timed; CUPTI stays attached,\n"
+                "so host-bound variants time slower from the first trace on: take times from a run without it\n\n");
+  }
   at::manual_seed(0);
 
   std::vector<Case> cases;

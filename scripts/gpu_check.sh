@@ -53,10 +53,14 @@ set +e
 
 status=0
 if [ "$mode" = mlp ]; then
-  "$build/tests/kernels/mlopt_mlp_gpu_tests" >"$out/mlp-gpu-tests.log" 2>&1 || status=1
+  # MLOPT_MLP_TEST_FILTER: a gtest filter for the MLP's GPU tests (default: all);
+  # MLOPT_BENCH_MLP_ARGS: extra bench_mlp arguments (e.g. --kernels).
+  "$build/tests/kernels/mlopt_mlp_gpu_tests" --gtest_filter="${MLOPT_MLP_TEST_FILTER:-*}" >"$out/mlp-gpu-tests.log" 2>&1 || status=1
   tail -5 "$out/mlp-gpu-tests.log"; grep -E "FAILED|Failure" "$out/mlp-gpu-tests.log" | head -20
-  "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
-  "$build/bench/bench_mlp" --json "$out/mlp-bench.json" > "$out/mlp-bench.txt" 2>&1 || status=1
+  # MLOPT_SKIP_SM90_TUNE=1 leaves out the Hopper GEMM's configuration sweep.
+  [ "${MLOPT_SKIP_SM90_TUNE:-0}" = 1 ] || "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
+  # shellcheck disable=SC2086
+  "$build/bench/bench_mlp" --json "$out/mlp-bench.json" ${MLOPT_BENCH_MLP_ARGS:-} > "$out/mlp-bench.txt" 2>&1 || status=1
   cat "$out/mlp-bench.txt"
   exit $status
 fi

@@ -2,7 +2,7 @@
 // Internal: the pieces mlp_forward composes, one family per file.
 //
 //   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
-//   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues
+//   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues (mlp_reduce.cuh)
 //   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
 //   mlp_sm90.h (+ mlp_sm90_*.cu)     the Hopper up projection (CUTLASS wgmma GEMM, fused epilogue)
 //   mlp_launch.cpp                   the public entry: choose, carve the workspace, run
@@ -58,17 +58,28 @@ int gemm_tile_features(GemmTile tile, bool gated);
 
 // Fills splits and k_tiles_per_split: `requested` (0 = choose) capped by
 // the K tiles; chosen so the grid covers the device's SMs about twice.
-void plan_splits(GemmArgs& g, int requested, int sm_count);
+// `one_launch`: planned for the decode kernel (partial sums may be larger).
+void plan_splits(GemmArgs& g, int requested, int sm_count, bool one_launch = false);
 std::size_t gemm_partials_bytes(const GemmArgs& g);
 
 // Runs the GEMM (and the split reduction if splits > 1) on `stream`.
 void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
+
+// Both projections in one launch (MlpImpl::kDecode): `up` writes h
+// (up.epilogue.out), which `down` reads as its a; both planned with the
+// same small tile; split partial sums may share one buffer (the phases run
+// one after the other).
+void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
 
 // Per (dtype, layout) instantiations (mlp_gemm_<dtype>_<layout>.cu).
 void run_gemm_fp16_out_in(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_fp16_in_out(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_bf16_out_in(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_bf16_in_out(const GemmArgs& g, cudaStream_t stream);
+void run_decode_fp16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
+void run_decode_fp16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
+void run_decode_bf16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
+void run_decode_bf16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
 
 // mlp_epilogue.cu. Sums `splits` partial slices ([splits][m][gated ? 2n : n]
 // fp32) and applies the epilogue into e.out [m, n].

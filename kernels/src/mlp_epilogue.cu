@@ -1,6 +1,5 @@
 // The MLP epilogues that run as kernels of their own: the split-K
-// reduction (sums the fp32 partial slices, then bias, activation or gated
-// product, residual) and, on the cuBLASLt path, the activations cuBLASLt
+// reduction (mlp_reduce.cuh) and, on the cuBLASLt path, the activations cuBLASLt
 // has no epilogue for. Both work on pairs of neighbouring features (d_ff and
 // d_model are multiples of 8), with 2-element loads and stores.
 #include <cuda_bf16.h>
@@ -14,6 +13,7 @@
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
+#include "mlp_reduce.cuh"
 
 namespace mlopt::kernels::mlp_detail {
 namespace {
@@ -29,44 +29,10 @@ __device__ __forceinline__ float2 load_pair(const void* base, int64_t at) {
 }
 
 template <typename Element>
-__device__ __forceinline__ void store_pair(const Epilogue& e, int64_t at, float v0, float v1) {
-  v0 = add_residual<Element>(e, v0, at);
-  v1 = add_residual<Element>(e, v1, at + 1);
-  *reinterpret_cast<PairOf<Element>*>(static_cast<Element*>(e.out) + at) = Convert<Element>::pair(v0, v1);
-}
-
-template <typename Element>
 __global__ void __launch_bounds__(kThreads) reduce_splits_kernel(const float* partials, int splits, int m, int n,
                                                                  const Epilogue e) {
-  const int half_n = n / 2;
-  const int64_t n_acc = e.gated ? 2 * int64_t{n} : int64_t{n};
-  const int64_t slice = int64_t{m} * n_acc;
-  const int64_t pairs = int64_t{m} * half_n;
-  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < pairs; i += int64_t{gridDim.x} * blockDim.x) {
-    const int r = static_cast<int>(i / half_n);
-    const int f = static_cast<int>(i % half_n) * 2;
-    const float* p = partials + int64_t{r} * n_acc + f;
-    float2 sum = make_float2(0.0f, 0.0f), up = make_float2(0.0f, 0.0f);
-    for (int s = 0; s < splits; ++s) {
-      const float2 v = *reinterpret_cast<const float2*>(p + s * slice);
-      sum.x += v.x;
-      sum.y += v.y;
-      if (e.gated) {
-        const float2 u = *reinterpret_cast<const float2*>(p + s * slice + n);
-        up.x += u.x;
-        up.y += u.y;
-      }
-    }
-    float v0, v1;
-    if (e.gated) {
-      v0 = finish_gated<Element>(e, n, sum.x, up.x, f);
-      v1 = finish_gated<Element>(e, n, sum.y, up.y, f + 1);
-    } else {
-      v0 = finish_plain<Element>(e, sum.x, f);
-      v1 = finish_plain<Element>(e, sum.y, f + 1);
-    }
-    store_pair<Element>(e, int64_t{r} * n + f, v0, v1);
-  }
+  reduce_split_pairs<Element>(partials, splits, m, n, e, int64_t{blockIdx.x} * blockDim.x + threadIdx.x,
+                              int64_t{gridDim.x} * blockDim.x);
 }
 
 // `projection` holds cuBLASLt's output, bias included and rounded to the
@@ -98,7 +64,7 @@ __global__ void __launch_bounds__(kThreads) activation_kernel(const void* projec
       v0 = activate(gate.x, e.activation) * up.x;
       v1 = activate(gate.y, e.activation) * up.y;
     }
-    store_pair<Element>(e, int64_t{r} * n + f, v0, v1);
+    store_epilogue_pair<Element>(e, int64_t{r} * n + f, v0, v1);
   }
 }
 

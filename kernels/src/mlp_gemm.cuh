@@ -14,7 +14,9 @@
 //                         mma.sync m16n8k16 (fp32 accumulators in registers)
 //   epilogue              bias, activation or act(gate) * up, residual,
 //                         rounded once and stored; or fp32 partial sums when
-//                         K is split (mlp_epilogue.cu reduces them)
+//                         K is split (mlp_reduce.cuh reduces them)
+//   mlp_decode_kernel     both projections of a few-token MLP in one
+//                         cooperative launch (see there)
 //
 // Gated tiles hold gate and up weights of the same features, arranged so that
 // each thread's accumulators include both sums of the features it stores:
@@ -30,16 +32,21 @@
 // so builds parallelise; mlp_gemm_plan.cu plans and dispatches.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
+#include "mlp_reduce.cuh"
 #include "mma_sm80.cuh"
 
 namespace mlopt::kernels::mlp_gemm {
@@ -138,14 +145,21 @@ struct TileCoord {
   int k_begin;  // first K element of this split
   int k_end;    // one past its last (<= k)
   int k_tiles;  // K steps of this split
+  int split;    // which split of K (its slice of the partial sums)
 };
 
 template <class Cfg, bool kGated>
-__device__ __forceinline__ TileCoord tile_coord(const GemmArgs& g) {
+__host__ __device__ __forceinline__ int output_tiles(const GemmArgs& g) {
+  constexpr int kFeatures = kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
+  return ((g.m + Cfg::kBlockM - 1) / Cfg::kBlockM) * ((g.n + kFeatures - 1) / kFeatures);
+}
+
+// Output tile `pid` (0 .. output_tiles - 1) and split `split` of K.
+template <class Cfg, bool kGated>
+__device__ __forceinline__ TileCoord tile_coord(const GemmArgs& g, int pid, int split) {
   constexpr int kFeatures = kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
   const int tiles_m = (g.m + Cfg::kBlockM - 1) / Cfg::kBlockM;
   const int tiles_n = (g.n + kFeatures - 1) / kFeatures;
-  const int pid = static_cast<int>(blockIdx.x);
   const int in_group = kGroupM * tiles_n;
   const int first_m = (pid / in_group) * kGroupM;
   const int group_m = min(tiles_m - first_m, kGroupM);
@@ -154,7 +168,8 @@ __device__ __forceinline__ TileCoord tile_coord(const GemmArgs& g) {
   TileCoord t;
   t.m0 = tile_m * Cfg::kBlockM;
   t.f0 = tile_n * kFeatures;
-  const int first_tile = static_cast<int>(blockIdx.y) * g.k_tiles_per_split;
+  t.split = split;
+  const int first_tile = split * g.k_tiles_per_split;
   t.k_begin = first_tile * Cfg::kBlockK;
   t.k_end = min(g.k, t.k_begin + g.k_tiles_per_split * Cfg::kBlockK);
   t.k_tiles = t.k_end > t.k_begin ? (t.k_end - t.k_begin + Cfg::kBlockK - 1) / Cfg::kBlockK : 0;
@@ -361,7 +376,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
   const int n = g.n;
   const bool split = g.splits > 1;
   const int64_t n_acc = kGated ? 2 * int64_t{n} : int64_t{n};
-  float* partials = split ? g.partials + static_cast<int64_t>(blockIdx.y) * g.m * n_acc : nullptr;
+  float* partials = split ? g.partials + static_cast<int64_t>(t.split) * g.m * n_acc : nullptr;
   auto* out = static_cast<Element*>(e.out);
 
 #pragma unroll
@@ -428,19 +443,81 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
   }
 }
 
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kernel(const GemmArgs g) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  const TileCoord t = tile_coord<Cfg, kGated>(g);
-  Accumulators<Cfg> acc;
+template <class Cfg>
+__device__ __forceinline__ void zero(Accumulators<Cfg>& acc) {
 #pragma unroll
   for (int mi = 0; mi < Cfg::kMI; ++mi)
 #pragma unroll
     for (int ni = 0; ni < Cfg::kNI; ++ni)
 #pragma unroll
       for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] = 0.0f;
+}
+
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kernel(const GemmArgs g) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const TileCoord t = tile_coord<Cfg, kGated>(g, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y));
+  Accumulators<Cfg> acc;
+  zero(acc);
   mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
   epilogue<Cfg, Element, kGated>(g, t, acc);
+}
+
+// ---- the single-launch decode kernel ---------------------------------------
+//
+// For few tokens the MLP is a stream of weights with little arithmetic per
+// byte, and launches cost as much as the work: 4 kernels (up, its split-K
+// reduction, down, its reduction) or cuBLASLt's 2-3 each wait for the last
+// to drain and the next to ramp up. This kernel does all four phases in one
+// cooperative launch of persistent blocks (every block resident at once),
+// with grid barriers between them:
+//
+//   up:      every (output tile, split) of the up projection, each block
+//            walking items blockIdx.x, + gridDim.x, ...; partial sums (or,
+//            unsplit, h itself through the fused epilogue)
+//   | barrier
+//   reduce:  (split only) partials -> h, bias / activation / gated product
+//   | barrier
+//   down:    the same over the down projection, reading h from L2
+//   | barrier (split only)
+//   reduce:  partials -> out, bias and residual
+//
+// The phases reuse the GEMM's mainloop and epilogue as they are. h and the
+// partial sums cross blocks only through L2: cp.async.cg and __ldcg do not
+// read through L1.
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__device__ __forceinline__ void gemm_items(const GemmArgs& g, unsigned char* smem) {
+  const int tiles = output_tiles<Cfg, kGated>(g);
+  const int items = tiles * g.splits;
+  for (int item = static_cast<int>(blockIdx.x); item < items; item += static_cast<int>(gridDim.x)) {
+    __syncthreads();  // the last item's final stage may still be read by other warps
+    const TileCoord t = tile_coord<Cfg, kGated>(g, item % tiles, item / tiles);
+    Accumulators<Cfg> acc;
+    zero(acc);
+    mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
+    epilogue<Cfg, Element, kGated>(g, t, acc);
+  }
+}
+
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_decode_kernel(const GemmArgs up,
+                                                                                   const GemmArgs down) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  const int64_t thread = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  const int64_t threads = int64_t{gridDim.x} * blockDim.x;
+  gemm_items<Cfg, Element, kLayout, kGated>(up, smem);
+  grid.sync();
+  if (up.splits > 1) {
+    mlp_detail::reduce_split_pairs<Element>(up.partials, up.splits, up.m, up.n, up.epilogue, thread, threads);
+    grid.sync();
+  }
+  gemm_items<Cfg, Element, kLayout, false>(down, smem);
+  if (down.splits > 1) {
+    grid.sync();
+    mlp_detail::reduce_split_pairs<Element>(down.partials, down.splits, down.m, down.n, down.epilogue, thread,
+                                            threads);
+  }
 }
 
 // ---- host launchers -------------------------------------------------------
@@ -490,6 +567,68 @@ void run_gemm_typed(const GemmArgs& g, cudaStream_t stream) {
       return;
   }
   throw std::invalid_argument("mlp: unknown GEMM tile");
+}
+
+// The decode kernel for one block shape: a cooperative launch (the grid
+// barriers need every block resident) of at most one block per resident
+// slot, occupancy x SMs.
+template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
+void launch_decode_config(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
+  using Cfg = typename ConfigFor<kTile, false>::type;
+  static_assert(std::is_same_v<Cfg, typename ConfigFor<kTile, kGated>::type>,
+                "one block shape serves both projections");
+  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
+  auto* kernel = &mlp_decode_kernel<Cfg, Element, kLayout, kGated>;
+  const int64_t items_up = int64_t{output_tiles<Cfg, kGated>(up)} * up.splits;
+  const int64_t items_down = int64_t{output_tiles<Cfg, false>(down)} * down.splits;
+  if (items_up > INT_MAX || items_down > INT_MAX) {
+    throw std::invalid_argument("mlp: the decode kernel's work items exceed int");
+  }
+  int device = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  if (kSmem > 48 * 1024) {
+    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  }
+  // Resident blocks per SM, asked once per device (the answer depends on
+  // the kernel and the device's limits only).
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> per_sm_cache[kMaxDevices];
+  int per_sm = device < kMaxDevices ? per_sm_cache[device].load(std::memory_order_relaxed) : 0;
+  if (per_sm == 0) {
+    MLOPT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, kSmem));
+    if (per_sm < 1) throw std::runtime_error("mlp: the decode kernel does not fit on an SM of this device");
+    if (device < kMaxDevices) per_sm_cache[device].store(per_sm, std::memory_order_relaxed);
+  }
+  int sms = 0;
+  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(int64_t{per_sm} * sms, std::max(items_up, items_down)));
+
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(blocks));
+  config.blockDim = dim3(Cfg::kThreads);
+  config.dynamicSmemBytes = kSmem;
+  config.stream = stream;
+  cudaLaunchAttribute cooperative{};
+  cooperative.id = cudaLaunchAttributeCooperative;
+  cooperative.val.cooperative = 1;
+  config.attrs = &cooperative;
+  config.numAttrs = 1;
+  MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, up, down));
+}
+
+template <typename Element, WeightLayout kLayout>
+void run_decode_typed(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
+  if (up.tile != down.tile || up.tile == GemmTile::kLarge) {
+    throw std::invalid_argument("mlp: the decode kernel takes one small tile for both projections");
+  }
+  const bool gated = up.epilogue.gated;
+  if (up.tile == GemmTile::kSmall16) {
+    gated ? launch_decode_config<GemmTile::kSmall16, true, Element, kLayout>(up, down, stream)
+          : launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(up, down, stream);
+  } else {
+    gated ? launch_decode_config<GemmTile::kSmall64, true, Element, kLayout>(up, down, stream)
+          : launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(up, down, stream);
+  }
 }
 
 }  // namespace mlopt::kernels::mlp_gemm

@@ -65,8 +65,10 @@ int gemm_tile_features(GemmTile tile, bool gated) {
 // resident blocks) x (K steps per split), ties going to fewer splits.
 // Limits: at least 2 (small tiles) or 4 (large) K steps per split, so the
 // pipeline fills; and partial sums at most a quarter of the weight bytes
-// the GEMM streams (2 n_acc k bytes vs 8 splits m n_acc: splits <= k / 16m).
-void plan_splits(GemmArgs& g, int requested, int sm_count) {
+// the GEMM streams (2 n_acc k bytes vs 8 splits m n_acc: splits <= k / 16m),
+// or, for the single-launch decode kernel, whose partial sums are written
+// and read back within one launch and stay in L2, at most 16 MiB.
+void plan_splits(GemmArgs& g, int requested, int sm_count, bool one_launch) {
   const bool gated = g.epilogue.gated;
   const int64_t k_tiles = ceil_div(g.k, gemm_tile_k(g.tile));
   const int64_t tiles = ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, gated));
@@ -77,7 +79,10 @@ void plan_splits(GemmArgs& g, int requested, int sm_count) {
     const int64_t resident = int64_t{blocks_per_sm(g.tile, gated)} * std::max(sm_count, 1);
     const int64_t min_k_tiles = g.tile == GemmTile::kLarge ? 4 : 2;
     int64_t max_splits = std::max<int64_t>(1, k_tiles / min_k_tiles);
-    max_splits = std::min(max_splits, std::max<int64_t>(1, g.k / (16 * int64_t{g.m})));
+    const int64_t n_acc = gated ? 2 * int64_t{g.n} : int64_t{g.n};
+    constexpr int64_t kL2PartialBytes = int64_t{16} << 20;
+    max_splits = std::min(max_splits, std::max<int64_t>(1, one_launch ? kL2PartialBytes / (4 * int64_t{g.m} * n_acc)
+                                                                      : g.k / (16 * int64_t{g.m})));
     max_splits = std::min<int64_t>(max_splits, 65535);
     int64_t best = std::numeric_limits<int64_t>::max();
     for (int64_t s = 1; s <= max_splits; ++s) {
@@ -107,6 +112,18 @@ void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream
     out_in ? run_gemm_bf16_out_in(g, stream) : run_gemm_bf16_in_out(g, stream);
   }
   if (g.splits > 1) reduce_splits(g.partials, g.splits, g.m, g.n, g.epilogue, dtype, stream);
+}
+
+void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream) {
+  for (const GemmArgs* g : {&up, &down}) {
+    if (g->splits > 1 && g->partials == nullptr) throw std::invalid_argument("mlp: split-K without partials buffer");
+  }
+  const bool out_in = layout == WeightLayout::kOutIn;
+  if (dtype == MlpDType::kFloat16) {
+    out_in ? run_decode_fp16_out_in(up, down, stream) : run_decode_fp16_in_out(up, down, stream);
+  } else {
+    out_in ? run_decode_bf16_out_in(up, down, stream) : run_decode_bf16_in_out(up, down, stream);
+  }
 }
 
 }  // namespace mlopt::kernels::mlp_detail

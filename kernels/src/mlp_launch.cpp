@@ -46,10 +46,15 @@ using mlp_detail::GemmTile;
 // and Llama-7B, 1 to 16384 tokens: 1.00-1.34x the unfused sequence, while
 // mlopt's split-K decode GEMM only tied it at 1-16 tokens (both stream the
 // weights once) and the mma.sync fused up projection ran at 0.35-0.65x
-// from 128 tokens on. So auto takes cuBLASLt; kDecode and kFused stay as
-// explicit choices: kFused never stores the [tokens, 2 d_ff] gate/up
-// projection (a third of the intermediate memory of the cuBLASLt path for a
-// gated MLP), for when memory, not time, is short.
+// from 128 tokens on. The decode path as one cooperative launch
+// (bench/results/mlp-decode-h100-2026-11-25.json) is still behind at every
+// size: GPT-2 small at 1 / 16 tokens 19.2 / 21.9 us against 17.0 / 19.8 us
+// (its one kernel 16.3 / 17.9 us against cuBLASLt's 13-14 us of kernels),
+// Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. So auto takes
+// cuBLASLt; kDecode and kFused stay as explicit choices: kFused never
+// stores the [tokens, 2 d_ff] gate/up projection (a third of the
+// intermediate memory of the cuBLASLt path for a gated MLP), for when
+// memory, not time, is short.
 //
 // kSm90 (the up projection on a CUTLASS wgmma/TMA GEMM with the gated
 // epilogue in registers, mlp_sm90.h) is not taken by auto: measured on an
@@ -127,7 +132,7 @@ Plan make_plan(const MlpParams& p) {
     up.epilogue = up_epilogue(p, nullptr);
     up.tile = plan.impl == MlpImpl::kFused ? GemmTile::kLarge
                                            : (p.tokens <= 16 ? GemmTile::kSmall16 : GemmTile::kSmall64);
-    mlp_detail::plan_splits(up, p.num_splits, sms);
+    mlp_detail::plan_splits(up, p.num_splits, sms, plan.impl == MlpImpl::kDecode);
     scratch = mlp_detail::gemm_partials_bytes(up);
   }
   if (plan.impl == MlpImpl::kDecode) {
@@ -138,7 +143,7 @@ Plan make_plan(const MlpParams& p) {
     down.k = p.d_ff;
     down.epilogue = down_epilogue(p);
     down.tile = plan.up.tile;
-    mlp_detail::plan_splits(down, p.num_splits, sms);
+    mlp_detail::plan_splits(down, p.num_splits, sms, true);
     scratch = std::max(scratch, mlp_detail::gemm_partials_bytes(down));  // used one after the other
   } else {
     plan.uses_lt = true;  // the down projection
@@ -233,29 +238,32 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
 #else
     throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
 #endif
+  } else if (plan.impl == MlpImpl::kDecode) {
+    // Both projections in one launch; the down projection's partial sums
+    // reuse the up projection's (its phase starts after they are reduced).
+    plan.up.epilogue.out = h;
+    plan.up.partials = static_cast<float*>(scratch);
+    plan.down.a = h;
+    plan.down.partials = static_cast<float*>(scratch);
+    mlp_detail::run_decode(plan.up, plan.down, p.layout, p.dtype, stream);
+    return;
   } else {
     plan.up.epilogue.out = h;
     plan.up.partials = static_cast<float*>(scratch);
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
   }
 
-  // Down projection -> out [tokens, d_model], bias and residual in its epilogue.
-  if (plan.impl == MlpImpl::kDecode) {
-    plan.down.a = h;
-    plan.down.partials = static_cast<float*>(scratch);
-    mlp_detail::run_gemm(plan.down, p.layout, p.dtype, stream);
-  } else {
-    mlp_detail::LtMatmul down;
-    down.a = h;
-    down.w = p.w_down;
-    down.bias = p.b_down;
-    down.c = p.residual;
-    down.d = p.out;
-    down.m = p.tokens;
-    down.n = p.d_model;
-    down.k = p.d_ff;
-    mlp_detail::cublaslt_matmul(down, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-  }
+  // Down projection on cuBLASLt -> out [tokens, d_model], bias and residual in its epilogue.
+  mlp_detail::LtMatmul down;
+  down.a = h;
+  down.w = p.w_down;
+  down.bias = p.b_down;
+  down.c = p.residual;
+  down.d = p.out;
+  down.m = p.tokens;
+  down.n = p.d_model;
+  down.k = p.d_ff;
+  mlp_detail::cublaslt_matmul(down, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
 }
 
 }  // namespace mlopt::kernels

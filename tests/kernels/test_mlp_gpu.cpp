@@ -54,6 +54,7 @@ struct Case {
   MlpImpl impl = MlpImpl::kAuto;
   int num_splits = 0;
   bool residual_in_place = false;  // residual and out are one buffer
+  bool graph = false;              // captured into a CUDA graph, which is launched twice
 };
 
 std::string describe(const Case& c) {
@@ -61,7 +62,8 @@ std::string describe(const Case& c) {
          (c.gated ? std::string(to_string(c.packing)) + " " : "") + to_string(c.layout) +
          (c.bias ? " bias" : " no-bias") + (c.residual ? (c.residual_in_place ? " residual(in place)" : " residual") : "") +
          " tokens " + std::to_string(c.tokens) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
-         " impl " + to_string(c.impl) + (c.num_splits ? " splits " + std::to_string(c.num_splits) : "");
+         " impl " + to_string(c.impl) + (c.num_splits ? " splits " + std::to_string(c.num_splits) : "") +
+         (c.graph ? " in a CUDA graph" : "");
 }
 
 float to_float(uint16_t bits, MlpDType dtype) { return dtype == kF16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits); }
@@ -194,7 +196,21 @@ void run_case(const Case& c, std::mt19937& rng) {
   }
   DeviceBuffer workspace(mlp_workspace_bytes(dp));
   poison_device(workspace.ptr, workspace.bytes, stream.get());
-  mlp_forward(dp, stream.get(), workspace.ptr, workspace.bytes);
+  if (c.graph) {
+    // Twice: a replay must not depend on state the first one left behind.
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    MLOPT_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+    mlp_forward(dp, stream.get(), workspace.ptr, workspace.bytes);
+    MLOPT_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
+    MLOPT_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    for (int i = 0; i < 2; ++i) MLOPT_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
+    stream.synchronize();
+    MLOPT_CUDA_CHECK(cudaGraphExecDestroy(exec));
+    MLOPT_CUDA_CHECK(cudaGraphDestroy(graph));
+  } else {
+    mlp_forward(dp, stream.get(), workspace.ptr, workspace.bytes);
+  }
   stream.synchronize();
   std::vector<uint16_t> out(static_cast<std::size_t>(tokens * d));
   MLOPT_CUDA_CHECK(cudaMemcpy(out.data(), dout.ptr, out.size() * 2, cudaMemcpyDeviceToHost));
@@ -525,6 +541,29 @@ TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   lt.residual_in_place = true;
   lt.tokens = 77;
   run_case(lt, rng);
+}
+
+// The decode kernel is one cooperative launch with grid barriers: it must
+// capture into a CUDA graph (the optimizer's CUDA-graph transform captures
+// whole forwards) and replay correctly, split or not, for both tile shapes.
+TEST(MlpGpu, DecodeInACudaGraph) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  for (int tokens : {1, 16, 17, 64, 100}) {
+    for (bool gated : {false, true}) {
+      Case c;
+      c.impl = MlpImpl::kDecode;
+      c.graph = true;
+      c.gated = gated;
+      c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
+      c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
+      c.residual = true;
+      c.tokens = tokens;
+      c.d_model = 256;
+      c.d_ff = 1024;
+      run_case(c, rng);
+    }
+  }
 }
 
 // Auto follows the H100 measurements (see mlp_launch.cpp): cuBLASLt at

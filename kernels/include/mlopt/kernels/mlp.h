@@ -53,9 +53,10 @@ enum class GateUpPacking { kConcatenated, kInterleaved };
 enum class MlpImpl {
   kAuto,
   // Few tokens: both projections on mlopt's tensor-core GEMM with small
-  // token tiles and split-K, so the weights are streamed once by enough
-  // blocks to fill the GPU; split partials are reduced by a second kernel
-  // that applies the epilogue.
+  // token tiles and split-K, in one cooperative launch of persistent blocks
+  // (up, reduce, down, reduce, with grid barriers between): the weights are
+  // streamed once by enough blocks to fill the GPU, and there is one launch
+  // to wait for instead of three or four.
   kDecode,
   // The up projection (gated or not, any activation) on mlopt's tiled
   // tensor-core GEMM with the epilogue fused; the down projection on
