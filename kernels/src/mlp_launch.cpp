@@ -238,18 +238,17 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
 #else
     throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
 #endif
-  } else if (plan.impl == MlpImpl::kDecode) {
-    // Both projections in one launch; the down projection's partial sums
-    // reuse the up projection's (its phase starts after they are reduced).
-    plan.up.epilogue.out = h;
-    plan.up.partials = static_cast<float*>(scratch);
-    plan.down.a = h;
-    plan.down.partials = static_cast<float*>(scratch);
-    mlp_detail::run_decode(plan.up, plan.down, p.layout, p.dtype, stream);
-    return;
   } else {
     plan.up.epilogue.out = h;
     plan.up.partials = static_cast<float*>(scratch);
+    if (plan.impl == MlpImpl::kDecode) {
+      // Both projections in one launch; the down projection's partial sums
+      // reuse the up projection's (its phase starts after they are reduced).
+      plan.down.a = h;
+      plan.down.partials = static_cast<float*>(scratch);
+      mlp_detail::run_decode(plan.up, plan.down, p.layout, p.dtype, stream);
+      return;
+    }
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
   }
 

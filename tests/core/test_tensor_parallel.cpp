@@ -102,13 +102,8 @@ TEST(TensorParallel, Gpt2SplitsEveryBlockFor2And4Ranks) {
 }
 
 TEST(TensorParallel, LlamaGqaSplitsKeyValueHeadsOrSaysWhyNot) {
-  mlopt::test::ScratchDir dir;
-  auto config = mlopt::samples::llama_preset("tiny");
-  config.heads = 4;
-  config.kv_heads = 2;
-  const auto file = dir / "llama.pt";
-  mlopt::samples::write_llama(config, file);
-  const auto model = Model::load(file);
+  const auto config = mlopt::test::tiny_gqa_llama_config();
+  const auto model = Model::load(mlopt::test::tiny_gqa_llama());
   const auto spec = InputSpec::parse("ids:int64[2,8]");
 
   const auto two = mlopt::shard_tensor_parallel(model, spec, ranks(2));
@@ -226,13 +221,8 @@ TEST(TensorParallel, AShardedRankRunAloneSaysHowToRunIt) {
 // sequence, the norms and residual adds run on seq / N tokens, and the
 // outputs still equal the unsharded model's.
 TEST(SequenceParallel, Gpt2AndLlamaNormsRunOnTheirTokensAndOutputsMatch) {
-  mlopt::test::ScratchDir dir;
-  auto config = mlopt::samples::llama_preset("tiny");
-  config.heads = 4;
-  config.kv_heads = 2;
-  mlopt::samples::write_llama(config, dir / "llama.pt");
-  const std::vector<std::pair<std::filesystem::path, int>> models = {{mlopt::test::tiny_gpt2(), 2},
-                                                                      {dir / "llama.pt", config.layers}};
+  const std::vector<std::pair<std::filesystem::path, int>> models = {
+      {mlopt::test::tiny_gpt2(), 2}, {mlopt::test::tiny_gqa_llama(), mlopt::test::tiny_gqa_llama_config().layers}};
   for (const auto& [file, layers] : models) {
     for (int n : {2, 4}) {
       SCOPED_TRACE(file.string() + " x" + std::to_string(n));
@@ -273,12 +263,7 @@ TEST(SequenceParallel, ASequenceThatDoesNotSplitKeepsTheAllReduces) {
 // attention sees all tokens through the ring, and the gathered outputs equal
 // the unsharded model's on every rank.
 TEST(RingAttentionModel, EveryRankGivesTheWholeModelsOutputs) {
-  mlopt::test::ScratchDir dir;
-  auto config = mlopt::samples::llama_preset("tiny");
-  config.heads = 4;
-  config.kv_heads = 2;
-  mlopt::samples::write_llama(config, dir / "llama.pt");
-  for (const auto& file : {mlopt::test::tiny_gpt2(), dir / "llama.pt"}) {
+  for (const auto& file : {mlopt::test::tiny_gpt2(), mlopt::test::tiny_gqa_llama()}) {
     for (int n : {2, 4}) {
       SCOPED_TRACE(file.string() + " x" + std::to_string(n));
       const auto model = Model::load(file);

@@ -86,13 +86,8 @@ TEST(TransformsGpt2, BothPassesMatchEveryLayerAndVerify) {
 }
 
 TEST(TransformsLlama, GroupedQueryAttentionAndSwiGlu) {
-  mlopt::test::ScratchDir dir;
-  auto config = mlopt::samples::llama_preset("tiny");
-  config.heads = 4;
-  config.kv_heads = 2;
-  const auto file = dir / "llama.pt";
-  mlopt::samples::write_llama(config, file);
-  const auto model = Model::load(file);
+  const auto config = mlopt::test::tiny_gqa_llama_config();
+  const auto model = Model::load(mlopt::test::tiny_gqa_llama());
   const auto result = mlopt::apply_transforms(model, InputSpec::parse("ids:int64[2,12]"), both());
   const auto& attention = result.outcomes[0];
   ASSERT_EQ(attention.matched.size(), static_cast<std::size_t>(config.layers)) << misses(attention);

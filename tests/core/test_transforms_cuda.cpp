@@ -78,9 +78,7 @@ TEST(TransformsCuda, Gpt2WithHeadDim64InEachHalfDtypeAppliesAndVerifies) {
 TEST(TransformsCuda, LlamaGqaSwiGluAppliesAndTheSavedModelReloadsOnTheGpu) {
   REQUIRE_GPU();
   test::ScratchDir dir;
-  auto config = samples::llama_preset("tiny");
-  config.heads = 4;
-  config.kv_heads = 2;
+  auto config = test::tiny_gqa_llama_config();
   config.dim = 256;  // head_dim 64
   config.ffn_dim = 688;
   const auto file = dir / "llama-d64.pt";

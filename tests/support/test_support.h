@@ -64,6 +64,23 @@ inline std::filesystem::path tiny_llama() {
   return path;
 }
 
+// The tiny Llama with grouped-query attention: 4 query heads sharing 2
+// key/value heads (the "tiny" preset has as many k/v heads as query heads).
+inline samples::LlamaConfig tiny_gqa_llama_config() {
+  auto config = samples::llama_preset("tiny");
+  config.heads = 4;
+  config.kv_heads = 2;
+  return config;
+}
+inline std::filesystem::path tiny_gqa_llama() {
+  static const auto path = [] {
+    auto p = fixture_dir() / "tiny-gqa-llama.pt";
+    samples::write_llama(tiny_gqa_llama_config(), p);
+    return p;
+  }();
+  return path;
+}
+
 inline void write_text(const std::filesystem::path& file, const std::string& text) {
   std::ofstream(file, std::ios::binary) << text;
 }
