@@ -20,6 +20,7 @@
 //
 // Exit status 1 when one of mlopt's outputs disagrees with the unfused
 // output or one of mlopt's variants fails to run; 2 on bad usage.
+#include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -421,41 +422,24 @@ void print_targets(const nlohmann::json& t) {
   }
 }
 
-Options parse_options(int argc, char** argv) {
-  Options o;
-  const auto ints = [](const std::string& text) {
-    std::vector<int> v;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-      const auto comma = text.find(',', start);
-      v.push_back(std::stoi(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    return v;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--json") o.json = next();
-    else if (arg == "--iters") o.iters = std::stoi(next());
-    else if (arg == "--warmup") o.warmup = std::stoi(next());
-    else if (arg == "--tokens") o.tokens = ints(next());
-    else if (arg == "--model") o.models = {next()};
-    else if (arg == "--no-l2-flush") o.no_l2_flush = true;
-    else if (arg == "--kernels") o.kernels = true;
-    else
-      throw std::invalid_argument("unknown argument '" + arg +
-                                  "'; usage: bench_mlp [--json FILE] [--iters N] [--warmup N] [--tokens 1,16,128] "
-                                  "[--model gpt2-small|llama-7b] [--no-l2-flush] [--kernels]");
-  }
-  for (int t : o.tokens) {
-    if (t <= 0) throw std::invalid_argument("token counts must be positive");
-  }
-  return o;
+// The command line, declared on `app` (its options write into `o`).
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--json", o.json, "Write every measurement and the targets to this JSON file");
+  app.add_option("--iters", o.iters, "Timed calls per variant (the median is reported)")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Untimed calls before them")->capture_default_str();
+  app.add_option("--tokens", o.tokens, "Token counts to run each model at")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  // One name, not a list: it replaces the default of both.
+  std::vector<std::string> names;
+  for (const Model& m : kModels) names.push_back(m.name);
+  app.add_option("--model", o.models, "Run only this model")
+      ->expected(1)
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+  app.add_flag("--no-l2-flush", o.no_l2_flush, "Do not overwrite the L2 cache before each timed call");
+  app.add_flag("--kernels", o.kernels, "Also trace each variant's kernels (CUPTI) after timing it");
 }
 
 int run(const Options& o) {
@@ -533,8 +517,12 @@ int run(const Options& o) {
 }  // namespace mlopt::bench
 
 int main(int argc, char** argv) {
-  const auto parse = [](int count, char** args) { return mlopt::bench::parse_options(count, args); };
-  const auto run = [](const mlopt::bench::Options& o) { return mlopt::bench::run(o); };
+  mlopt::bench::Options o;
+  CLI::App app{"bench_mlp: mlopt::fused_mlp against the unfused libtorch MLP (GPT-2 small, Llama-7B) on one GPU: "
+               "time, TFLOP/s and intermediate bytes per variant",
+               "bench_mlp"};
+  mlopt::bench::add_options(app, o);
+  const auto run = [&o] { return mlopt::bench::run(o); };
   const auto describe = [](const std::exception& e) { return mlopt::bench::message_of(e); };
-  return mlopt::bench::bench_main("bench_mlp", argc, argv, parse, run, describe);
+  return mlopt::bench::bench_main(app, argc, argv, run, describe);
 }

@@ -21,6 +21,7 @@
 //
 // CUDA runtime and mlopt's kernels only (no libtorch tensors): it needs
 // the Hopper kernels built and a cc 9.0 GPU.
+#include <CLI/CLI.hpp>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -217,24 +218,16 @@ std::string shape_name(const Shape& s) {
          std::to_string(s.d_model) + (s.gated ? " gated" : " plain") + " " + kernels::to_string(s.layout);
 }
 
-Options parse_options(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--json") o.json = next();
-    else if (arg == "--iters") o.iters = std::stoi(next());
-    else if (arg == "--warmup") o.warmup = std::stoi(next());
-    else if (arg == "--no-l2-flush") o.no_l2_flush = true;
-    else
-      throw std::invalid_argument("unknown argument '" + arg +
-                                  "'; usage: bench_mlp_sm90_tune [--json FILE] [--iters N] [--warmup N] [--no-l2-flush]");
-  }
-  if (o.iters < 1 || o.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
-  return o;
+// The command line, declared on `app` (its options write into `o`).
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--json", o.json, "Write every configuration's time and error to this JSON file");
+  app.add_option("--iters", o.iters, "Timed calls per configuration (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Untimed calls before them")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--no-l2-flush", o.no_l2_flush, "Do not overwrite the L2 cache before each timed call");
 }
 
 int run(const Options& o) {
@@ -341,7 +334,11 @@ int run(const Options& o) {
 }  // namespace mlopt::bench
 
 int main(int argc, char** argv) {
-  const auto parse = [](int count, char** args) { return mlopt::bench::parse_options(count, args); };
-  const auto run = [](const mlopt::bench::Options& o) { return mlopt::bench::run(o); };
-  return mlopt::bench::bench_main("bench_mlp_sm90_tune", argc, argv, parse, run);
+  mlopt::bench::Options o;
+  CLI::App app{"bench_mlp_sm90_tune: every configuration of the Hopper MLP up projection against cuBLASLt's GEMM of "
+               "the same shape (fp16, cc 9.0 GPU), to fill its config table",
+               "bench_mlp_sm90_tune"};
+  mlopt::bench::add_options(app, o);
+  const auto run = [&o] { return mlopt::bench::run(o); };
+  return mlopt::bench::bench_main(app, argc, argv, run);
 }

@@ -7,14 +7,23 @@
 //   bench_models MODEL --device cuda --dtype fp16 --iters 50
 //       --sizes 1x128,1x1024,8x1024 --variants baseline,flash_attention,fused_mlp,combined,combined_cuda_graphs
 //       --json bench/results/gpt2-models.json
+//
+// Exit status 2 on bad usage, 1 when the model cannot be loaded or a run fails.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "bench_main.h"
 #include "mlopt/core/atomic_file.h"
 #include "mlopt/core/error.h"
 #include "mlopt/core/model.h"
@@ -28,22 +37,14 @@ namespace {
 
 struct Args {
   std::string model, device = "cpu", dtype, json;
-  std::vector<std::pair<int64_t, int64_t>> sizes = {{1, 128}, {1, 1024}, {8, 1024}};
+  std::vector<std::string> sizes = {"1x128", "1x1024", "8x1024"};  // BATCHxSEQ (parse_size)
   std::vector<std::string> variants = {"baseline"};
   int iters = 50, warmup = 5;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
+// What --variants takes (variant_options).
+const std::vector<std::string> kVariants = {"baseline",    "flash_attention", "fused_mlp",           "align_linear",
+                                            "cuda_graphs", "combined",        "combined_cuda_graphs"};
 
 // baseline: the model as loaded; flash_attention / fused_mlp / align_linear /
 // cuda_graphs: that transform alone; combined: every graph transform
@@ -56,52 +57,54 @@ mlopt::TransformOptions variant_options(const std::string& variant) {
   o.align_linear = variant == "align_linear" || combined;
   o.cuda_graphs = variant == "cuda_graphs" || variant == "combined_cuda_graphs";
   if (variant != "baseline" && !o.flash_attention && !o.fused_mlp && !o.align_linear && !o.cuda_graphs) {
-    throw mlopt::UsageError("unknown variant '" + variant +
-                            "' (baseline, flash_attention, fused_mlp, align_linear, cuda_graphs, combined, "
-                            "combined_cuda_graphs)");
+    throw mlopt::UsageError("unknown variant '" + variant + "'");  // --variants keeps to kVariants
   }
   return o;
 }
 
-std::vector<std::pair<int64_t, int64_t>> parse_sizes(const std::string& text) {
-  std::vector<std::pair<int64_t, int64_t>> sizes;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    const auto x = item.find('x');
-    if (x == std::string::npos) throw mlopt::UsageError("sizes are BATCHxSEQ, e.g. 8x1024: got '" + item + "'");
-    sizes.emplace_back(std::stoll(item.substr(0, x)), std::stoll(item.substr(x + 1)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return sizes;
+// "BATCHxSEQ" (e.g. 8x1024) as (batch, seq); nullopt where the text is not
+// two positive integers so joined.
+std::optional<std::pair<int64_t, int64_t>> parse_size(const std::string& text) {
+  const auto x = text.find('x');
+  if (x == std::string::npos) return std::nullopt;
+  const auto positive = [](std::string_view digits) -> std::optional<int64_t> {
+    int64_t value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (error != std::errc() || end != digits.data() + digits.size() || value <= 0) return std::nullopt;
+    return value;
+  };
+  const std::string_view view(text);
+  const auto batch = positive(view.substr(0, x)), seq = positive(view.substr(x + 1));
+  if (!batch || !seq) return std::nullopt;
+  return std::pair{*batch, *seq};
 }
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw mlopt::UsageError(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--device") a.device = next();
-    else if (arg == "--dtype") a.dtype = next();
-    else if (arg == "--iters") a.iters = std::stoi(next());
-    else if (arg == "--warmup") a.warmup = std::stoi(next());
-    else if (arg == "--sizes") a.sizes = parse_sizes(next());
-    else if (arg == "--variants") a.variants = split(next());
-    else if (arg == "--json") a.json = next();
-    else if (!arg.empty() && arg[0] != '-' && a.model.empty()) a.model = arg;
-    else throw mlopt::UsageError("unknown argument '" + arg + "'");
-  }
-  if (a.model.empty()) {
-    throw mlopt::UsageError(
-        "usage: bench_models MODEL [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--iters N] [--warmup N] "
-        "[--sizes 1x128,8x1024] [--variants baseline,flash_attention,fused_mlp,align_linear,cuda_graphs,combined,combined_cuda_graphs] [--json FILE]");
-  }
-  return a;
+// The command line, declared on `app` (its options write into `a`).
+void add_args(CLI::App& app, Args& a) {
+  app.add_option("model", a.model, "TorchScript model to time")->required();
+  app.add_option("--device", a.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--dtype", a.dtype, "fp32, fp16 or bf16 (default: the model's own)");
+  // The runner's own limits, checked here before any model is loaded.
+  app.add_option("--iters", a.iters, "Timed forwards per size and variant (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", a.warmup, "Untimed forwards before them")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--sizes", a.sizes, "Input sizes, BATCHxSEQ each (ids:int64[BATCH,SEQ])")
+      ->delimiter(',')
+      ->check(
+          [](const std::string& text) {
+            if (parse_size(text)) return std::string();
+            return "sizes are BATCHxSEQ, two positive integers, e.g. 8x1024: got '" + text + "'";
+          },
+          "BATCHxSEQ")
+      ->capture_default_str();
+  app.add_option("--variants", a.variants, "The model as loaded and with mlopt's transforms (see variant_options)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(kVariants))
+      ->capture_default_str();
+  app.add_option("--json", a.json, "Write every run, its samples and the transforms' outcomes to this JSON file");
 }
 
 // The floor of one forward: every op's FLOPs and bytes (the profiler's cost
@@ -140,19 +143,25 @@ Floor floor_of(const mlopt::Model& model, const mlopt::InputSpec& spec) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  Args args;
+  CLI::App app{"bench_models: times a TorchScript model's forward at several input sizes, as loaded and with mlopt's "
+               "transforms applied (each alone and combined); a table with the ratios to the baseline, and JSON",
+               "bench_models"};
+  add_args(app, args);
+  // Bad usage exits 2, as in the programs that share bench_main; a failed run 1.
+  if (const auto status = mlopt::bench::parse_command_line(app, argc, argv)) return *status;
   try {
-    const Args args = parse_args(argc, argv);
     mlopt::LoadOptions load;
     load.device = mlopt::parse_device(args.device);
     if (!args.dtype.empty()) load.dtype = mlopt::parse_dtype(args.dtype);
 
-    for (const auto& v : args.variants) variant_options(v);  // reject a typo before any work
     nlohmann::json runs = nlohmann::json::array();
     std::string device_name;
     std::printf("%-12s %-21s %10s %10s %10s %14s %10s %8s %9s %8s\n", "batch x seq", "variant", "median ms", "p10 ms",
                 "p90 ms", "tokens/s", "peak MiB", "speedup", "floor ms", "of floor");
     std::string dtype, torch_version;
-    for (const auto& [batch, seq] : args.sizes) {
+    for (const auto& size : args.sizes) {
+      const auto [batch, seq] = *parse_size(size);  // --sizes checked it
       const auto spec = mlopt::InputSpec::parse("ids:int64[" + std::to_string(batch) + "," + std::to_string(seq) + "]");
       double baseline_ms = 0;
       for (const auto& variant : args.variants) {

@@ -13,6 +13,8 @@
 // (the plan's bytes each rank sends per forward) beside the bytes the
 // collectives were given in one forward, counted on rank 0. Counts above
 // the visible GPUs are skipped with a line saying so.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -42,42 +44,25 @@ struct Args {
   int iters = 20, warmup = 5;
 };
 
-std::vector<int> parse_ranks(const std::string& text) {
-  std::vector<int> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    out.push_back(std::stoi(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw mlopt::UsageError(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--input") a.input = next();
-    else if (arg == "--dtype") a.dtype = next();
-    else if (arg == "--ranks") a.ranks = parse_ranks(next());
-    else if (arg == "--sequence-parallel") a.sequence_parallel = true;
-    else if (arg == "--iters") a.iters = std::stoi(next());
-    else if (arg == "--warmup") a.warmup = std::stoi(next());
-    else if (arg == "--json") a.json = next();
-    else if (!arg.empty() && arg[0] != '-' && a.model.empty()) a.model = arg;
-    else throw mlopt::UsageError("unknown argument '" + arg + "'");
-  }
-  if (a.model.empty()) {
-    throw mlopt::UsageError(
-        "usage: bench_tensor_parallel MODEL [--input SPEC] [--dtype fp16|bf16] [--ranks 1,2,4,8] "
-        "[--sequence-parallel] [--iters N] [--warmup N] [--json FILE]");
-  }
-  return a;
+// The command line, declared on `app` (its options write into `a`).
+void add_args(CLI::App& app, Args& a) {
+  app.add_option("model", a.model, "TorchScript model to shard")->required();
+  app.add_option("--input", a.input, "Input spec, as mlopt's --input")->capture_default_str();
+  app.add_option("--dtype", a.dtype, "fp16 or bf16")->capture_default_str();
+  app.add_option("--ranks", a.ranks, "GPU counts to time (counts above the visible GPUs are skipped)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--sequence-parallel", a.sequence_parallel,
+               "Megatron sequence parallelism on top (reduce-scatters and all-gathers along the sequence)");
+  // The runner's own limits, checked here before any model is loaded.
+  app.add_option("--iters", a.iters, "Timed forwards per count (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", a.warmup, "Untimed forwards before them")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--json", a.json, "Write every count's row with the device and date to this JSON file");
 }
 
 mlopt::Model load(const Args& a) {
@@ -189,5 +174,11 @@ int run_bench(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return mlopt::bench::bench_main("bench_tensor_parallel", argc, argv, parse_args, run_bench);
+  Args a;
+  CLI::App app{"bench_tensor_parallel: tensor-parallel scaling of a model over 1, 2, 4, 8 GPUs (one rank per GPU, "
+               "NCCL): latency, speedup and efficiency per count, with the communication model checked against "
+               "counted bytes",
+               "bench_tensor_parallel"};
+  add_args(app, a);
+  return mlopt::bench::bench_main(app, argc, argv, [&a] { return run_bench(a); });
 }
