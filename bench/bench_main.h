@@ -26,6 +26,19 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
   return std::nullopt;
 }
 
+// --iters and --warmup as the benchmarks declare them: `timed` says what
+// one timed unit is ("calls per variant"), `untimed` the warm-up's.
+template <class Count>
+void add_timing_options(CLI::App& app, Count& iters, Count& warmup, const std::string& timed,
+                        const std::string& untimed) {
+  app.add_option("--iters", iters, "Timed " + timed + " (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", warmup, "Untimed " + untimed + " before them")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
 // `app` declares the command line (its options write into the program's
 // options, which `run` reads); `run()` returns the exit status; `describe(e)`
 // the line an error prints, after the app's name (libtorch's messages are cut

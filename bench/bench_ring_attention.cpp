@@ -188,12 +188,7 @@ std::vector<double> time_single(const parallel::RingAttentionShape& s, const Opt
 // The command line, declared on `app` (its options write into `o`).
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--json", o.json, "Write the table with the device and date to this JSON file");
-  app.add_option("--iters", o.iters, "Timed calls per sequence length (the median is reported)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--warmup", o.warmup, "Untimed calls before them")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_timing_options(app, o.iters, o.warmup, "calls per sequence length", "calls");
   // At least kMinSeq: the first length, doubled up to this.
   app.add_option("--max-seq", o.max_seq, "Longest sequence (tokens) to run")
       ->check(CLI::Range(kMinSeq, std::numeric_limits<int64_t>::max()))

@@ -425,8 +425,7 @@ void print_targets(const nlohmann::json& t) {
 // The command line, declared on `app` (its options write into `o`).
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--json", o.json, "Write every measurement and the targets to this JSON file");
-  app.add_option("--iters", o.iters, "Timed calls per variant (the median is reported)")->capture_default_str();
-  app.add_option("--warmup", o.warmup, "Untimed calls before them")->capture_default_str();
+  add_timing_options(app, o.iters, o.warmup, "calls per variant", "calls");
   app.add_option("--tokens", o.tokens, "Token counts to run each model at")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)

@@ -221,12 +221,7 @@ std::string shape_name(const Shape& s) {
 // The command line, declared on `app` (its options write into `o`).
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--json", o.json, "Write every configuration's time and error to this JSON file");
-  app.add_option("--iters", o.iters, "Timed calls per configuration (the median is reported)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--warmup", o.warmup, "Untimed calls before them")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_timing_options(app, o.iters, o.warmup, "calls per configuration", "calls");
   app.add_flag("--no-l2-flush", o.no_l2_flush, "Do not overwrite the L2 cache before each timed call");
 }
 

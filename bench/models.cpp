@@ -85,12 +85,7 @@ void add_args(CLI::App& app, Args& a) {
   app.add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   app.add_option("--dtype", a.dtype, "fp32, fp16 or bf16 (default: the model's own)");
   // The runner's own limits, checked here before any model is loaded.
-  app.add_option("--iters", a.iters, "Timed forwards per size and variant (the median is reported)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--warmup", a.warmup, "Untimed forwards before them")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  mlopt::bench::add_timing_options(app, a.iters, a.warmup, "forwards per size and variant", "forwards");
   app.add_option("--sizes", a.sizes, "Input sizes, BATCHxSEQ each (ids:int64[BATCH,SEQ])")
       ->delimiter(',')
       ->check(

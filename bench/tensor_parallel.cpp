@@ -56,12 +56,7 @@ void add_args(CLI::App& app, Args& a) {
   app.add_flag("--sequence-parallel", a.sequence_parallel,
                "Megatron sequence parallelism on top (reduce-scatters and all-gathers along the sequence)");
   // The runner's own limits, checked here before any model is loaded.
-  app.add_option("--iters", a.iters, "Timed forwards per count (the median is reported)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--warmup", a.warmup, "Untimed forwards before them")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  mlopt::bench::add_timing_options(app, a.iters, a.warmup, "forwards per count", "forwards");
   app.add_option("--json", a.json, "Write every count's row with the device and date to this JSON file");
 }
 
