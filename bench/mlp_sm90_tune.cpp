@@ -67,6 +67,9 @@ struct Shape {
 
 const Shape kShapes[] = {
     {"llama-7b", 16384, 4096, 11008, true, Activation::kSilu, WeightLayout::kOutIn, false},
+    // The same GEMM with the plainest epilogue (no activation, no gating):
+    // what the mainloop reaches without the gated epilogue's work.
+    {"llama-7b-plain-epilogue", 16384, 4096, 22016, false, Activation::kNone, WeightLayout::kOutIn, false},
     {"llama-7b", 1024, 4096, 11008, true, Activation::kSilu, WeightLayout::kOutIn, false},
     {"llama-7b", 128, 4096, 11008, true, Activation::kSilu, WeightLayout::kOutIn, false},
     {"gpt2-small", 16384, 768, 3072, false, Activation::kGeluTanh, WeightLayout::kInOut, true},
