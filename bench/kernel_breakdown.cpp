@@ -12,6 +12,11 @@ namespace {
 
 double median_of(std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).median_ms; }
 
+// The memset that opens each traced call: a size nothing else clears, so
+// memsets inside a call (cuBLAS clears workspace counters for some of its
+// algorithms) and the L2 flush do not split calls.
+constexpr std::size_t kMarkerBytes = 4099;
+
 }  // namespace
 
 KernelBreakdown kernel_breakdown(cudaStream_t stream, const std::function<void()>& launch, L2Flusher* flusher,
@@ -28,25 +33,26 @@ KernelBreakdown kernel_breakdown(cudaStream_t stream, const std::function<void()
     result.error = "this build has no CUPTI";
     return result;
   }
-  DeviceBuffer marker(256);
+  DeviceBuffer marker(kMarkerBytes);
   MLOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
   source->start();
   for (int i = 0; i < calls; ++i) {
     if (flusher) flusher->flush(stream);
-    MLOPT_CUDA_CHECK(cudaMemsetAsync(marker.get(), 0, marker.bytes(), stream));
+    MLOPT_CUDA_CHECK(cudaMemsetAsync(marker.get(), 0, kMarkerBytes, stream));
     launch();
   }
-  MLOPT_CUDA_CHECK(cudaMemsetAsync(marker.get(), 0, marker.bytes(), stream));
+  MLOPT_CUDA_CHECK(cudaMemsetAsync(marker.get(), 0, kMarkerBytes, stream));
   MLOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
   profiler::ActivityTrace trace = source->stop();
 
-  // Calls are the runs of kernels between memsets (flushes and markers).
+  // A call is the kernels between two markers (the flush before each marker
+  // is a memset too, not a kernel).
   auto& gpu = trace.gpu;
   std::sort(gpu.begin(), gpu.end(), [](const auto& a, const auto& b) { return a.start_ns < b.start_ns; });
   std::vector<std::vector<const profiler::GpuActivity*>> per_call;
   bool open = false;
   for (const auto& a : gpu) {
-    if (a.kind == profiler::GpuActivityKind::Memset) {
+    if (a.kind == profiler::GpuActivityKind::Memset && a.bytes == static_cast<int64_t>(kMarkerBytes)) {
       open = false;
       continue;
     }
