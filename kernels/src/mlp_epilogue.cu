@@ -15,6 +15,7 @@
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
 #include "mlp_reduce.cuh"
+#include "mma_sm80.cuh"
 
 namespace mlopt::kernels::mlp_detail {
 namespace {
@@ -86,13 +87,9 @@ __global__ void __launch_bounds__(kThreads) activation_kernel(const void* projec
 #pragma unroll
         for (int i = 0; i < 8; ++i) v[i] = activate(gate[i], e.activation) * up[i];
       }
-      uint32_t words[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const PairOf<Element> pair = Convert<Element>::pair(v[2 * i], v[2 * i + 1]);
-        memcpy(&words[i], &pair, sizeof pair);
-      }
-      *reinterpret_cast<uint4*>(out + int64_t{r} * n + f) = make_uint4(words[0], words[1], words[2], words[3]);
+      *reinterpret_cast<uint4*>(out + int64_t{r} * n + f) =
+          make_uint4(sm80::pack2<Element>(v[0], v[1]), sm80::pack2<Element>(v[2], v[3]),
+                     sm80::pack2<Element>(v[4], v[5]), sm80::pack2<Element>(v[6], v[7]));
     }
   }
 }
@@ -119,16 +116,14 @@ void reduce_splits(const float* partials, int splits, int m, int n, const Epilog
 void apply_activation(const void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream) {
   if (n % 8 != 0) throw std::invalid_argument("mlp: the activation kernel needs a feature count that is a multiple of 8");
   if (e.residual != nullptr) throw std::invalid_argument("mlp: the activation kernel adds no residual");
-  Epilogue no_bias = e;
-  no_bias.bias = nullptr;  // cuBLASLt added it
   // x: the row's 8-feature blocks (one thread each); y: rows, the grid
   // striding over them past 65535.
   const unsigned x = static_cast<unsigned>((n / 8 + kThreads - 1) / kThreads);
   const dim3 grid(x, static_cast<unsigned>(std::clamp<int64_t>(m, 1, std::max<int64_t>(1, 65535 / x))));
   if (dtype == MlpDType::kFloat16) {
-    activation_kernel<__half><<<grid, kThreads, 0, stream>>>(projection, m, n, no_bias);
+    activation_kernel<__half><<<grid, kThreads, 0, stream>>>(projection, m, n, e);
   } else {
-    activation_kernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(projection, m, n, no_bias);
+    activation_kernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(projection, m, n, e);
   }
   MLOPT_CUDA_CHECK_LAUNCH();
 }
