@@ -50,6 +50,7 @@
 #include "mlopt/kernels/cuda_check.h"
 #include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/mlp.h"
+#include "mlp_dispatch.h"  // kernels/src: cublaslt_force_algo, for --lt-algos
 
 namespace mlopt::bench {
 namespace {
@@ -76,6 +77,8 @@ struct Options {
   int iters = 30, warmup = 10;
   bool no_l2_flush = false;
   bool kernels = false;  // trace each variant's kernels (CUPTI) after timing it
+  std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
+  int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
 };
 
 // The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
@@ -84,7 +87,7 @@ struct Weights {
 };
 
 struct Variant {
-  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90"
+  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90", "mlopt-cublaslt-rbN"
   bool ours = false;
   std::string error;  // did not run (why)
   std::vector<double> samples_ms;
@@ -216,7 +219,17 @@ void recover() {
   c10::cuda::CUDACachingAllocator::emptyCache();
 }
 
-Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
+// Forces cuBLASLt's heuristic answer `index` for its lifetime (none: the default).
+struct ForcedLtAlgo {
+  explicit ForcedLtAlgo(int index) {
+    if (index > 0) kernels::mlp_detail::cublaslt_force_algo(index);
+  }
+  ~ForcedLtAlgo() { kernels::mlp_detail::cublaslt_force_algo(std::nullopt); }
+  ForcedLtAlgo(const ForcedLtAlgo&) = delete;
+  ForcedLtAlgo& operator=(const ForcedLtAlgo&) = delete;
+};
+
+Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, const Options& o) {
   Case c;
   c.model = m.name;
   c.tokens = tokens;
@@ -261,12 +274,25 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
   }
   c.variants.push_back(fused);
 
-  // Each implementation on its own.
-  const std::pair<const char*, kernels::MlpImpl> impls[] = {{"mlopt-decode", kernels::MlpImpl::kDecode},
-                                                            {"mlopt-fused", kernels::MlpImpl::kFused},
-                                                            {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
-                                                            {"mlopt-sm90", kernels::MlpImpl::kSm90}};
-  for (const auto& [name, impl] : impls) {
+  // Each implementation on its own; gated, the cuBLASLt path also with
+  // each asked row block (MlpParams::row_block) that splits these tokens.
+  struct Impl {
+    std::string name;
+    kernels::MlpImpl impl;
+    int row_block = 0;
+    int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
+  };
+  std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
+                             {"mlopt-fused", kernels::MlpImpl::kFused},
+                             {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
+                             {"mlopt-sm90", kernels::MlpImpl::kSm90}};
+  for (int rows : o.row_blocks) {
+    if (m.gated) impls.push_back({"mlopt-cublaslt-rb" + std::to_string(rows), kernels::MlpImpl::kCublasLt, rows});
+  }
+  for (int algo = 1; algo < o.lt_algos; ++algo) {
+    impls.push_back({"mlopt-cublaslt-algo" + std::to_string(algo), kernels::MlpImpl::kCublasLt, 0, algo});
+  }
+  for (const auto& [name, impl, row_block, lt_algo] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -275,11 +301,19 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
       c.variants.push_back(v);
       continue;
     }
+    const auto blocks = [tokens](int rows) { return (tokens + rows - 1) / rows; };
+    if (row_block > 0 && blocks(row_block) == blocks(kernels::mlp_default_row_block())) {
+      v.error = "not run: as many row blocks as mlopt-cublaslt";
+      c.variants.push_back(v);
+      continue;
+    }
     const bool sm90 = impl == kernels::MlpImpl::kSm90;
     try {
+      const ForcedLtAlgo forced(lt_algo);
       const Weights sm90_weights = sm90 ? interleaved(m, w) : Weights{};
       auto out = at::empty({tokens, m.d_model}, options);
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
+      p.row_block = row_block;
       if (sm90) {
         p.gate_up = kernels::GateUpPacking::kInterleaved;
         try {
@@ -300,6 +334,8 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens) {
       time_variant(b, v, c.flops, launch);
     } catch (const std::exception& e) {
       v.error = message_of(e);
+      // Fewer heuristic answers than asked for: nothing to time, not a failure.
+      if (lt_algo > 0 && v.error.find("heuristic offers") != std::string::npos) v.error = "not run: " + v.error;
       recover();
     }
     c.variants.push_back(v);
@@ -439,6 +475,15 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_flag("--no-l2-flush", o.no_l2_flush, "Do not overwrite the L2 cache before each timed call");
   app.add_flag("--kernels", o.kernels, "Also trace each variant's kernels (CUPTI) after timing it");
+  app.add_option("--row-blocks", o.row_blocks,
+                 "Gated models: also time the cuBLASLt path storing [gate | up] for at most this many tokens at a "
+                 "time (variants mlopt-cublaslt-rbN)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  app.add_option("--lt-algos", o.lt_algos,
+                 "Also time the cuBLASLt path on cuBLASLt's heuristic answers 1 .. N-1 for both GEMMs (variants "
+                 "mlopt-cublaslt-algoI; answer 0 is what runs by default)")
+      ->check(CLI::Range(1, 32));
 }
 
 int run(const Options& o) {
@@ -479,7 +524,7 @@ int run(const Options& o) {
       w.b_down = at::randn({m.d_model}, options) * 0.1;
     }
     for (int tokens : o.tokens) {
-      cases.push_back(run_case(b, m, w, tokens));
+      cases.push_back(run_case(b, m, w, tokens, o));
       print_case(cases.back());
     }
   }

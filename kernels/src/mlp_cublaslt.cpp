@@ -13,12 +13,16 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <optional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_dispatch.h"
@@ -87,19 +91,25 @@ cublasLtEpilogue_t epilogue_for(Activation activation, bool bias) {
   throw std::invalid_argument(std::string("mlp: cuBLASLt has no epilogue for activation ") + to_string(activation));
 }
 
-// The heuristic's first answer per problem; everything it depends on is in
-// the key (all pointers are 16-byte aligned: mlp_forward checks).
-using PlanKey = std::tuple<int, int, int, int, int, int, int, bool, std::size_t>;
-// device, m, n, k, layout, dtype, epilogue, with C, workspace cap
+// The heuristic's first answer per problem (or the forced one); everything
+// it depends on is in the key (all pointers are 16-byte aligned: mlp_forward
+// checks). Cached, so that a call costs no heuristic query after the first.
+using PlanKey = std::tuple<int, int, int, int, int64_t, int, int, int, bool, std::size_t>;
+// device, m, n, k, a's row stride, layout, dtype, epilogue, with C, workspace cap
+
+// cublaslt_force_algo's index; -1: the heuristic's first answer.
+std::atomic<int> forced_algo{-1};
 
 cublasLtMatmulAlgo_t cached_algo(const PlanKey& key, cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
                                  cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
                                  cublasLtMatrixLayout_t d, std::size_t workspace_cap) {
   static std::mutex mutex;
-  static std::map<PlanKey, cublasLtMatmulAlgo_t> algos;
+  static std::map<std::pair<PlanKey, int>, cublasLtMatmulAlgo_t> algos;  // by key and heuristic answer
+  const int forced = forced_algo.load();
+  const std::pair<PlanKey, int> entry{key, std::max(forced, 0)};
   {
     const std::lock_guard<std::mutex> lock(mutex);
-    const auto it = algos.find(key);
+    const auto it = algos.find(entry);
     if (it != algos.end()) return it->second;
   }
   cublasLtMatmulPreference_t raw = nullptr;
@@ -108,19 +118,26 @@ cublasLtMatmulAlgo_t cached_algo(const PlanKey& key, cublasLtHandle_t handle, cu
   const uint64_t cap = workspace_cap;
   MLOPT_CUBLASLT_CHECK(cublasLtMatmulPreferenceSetAttribute(raw, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &cap,
                                                             sizeof cap));
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(std::max(forced, 0) + 1));
   int found = 0;
-  MLOPT_CUBLASLT_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, c, d, raw, 1, &result, &found));
-  if (found < 1) {
-    throw std::runtime_error("mlp: cuBLASLt has no algorithm for m=" + std::to_string(std::get<1>(key)) +
-                             " n=" + std::to_string(std::get<2>(key)) + " k=" + std::to_string(std::get<3>(key)));
+  MLOPT_CUBLASLT_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, c, d, raw, static_cast<int>(results.size()),
+                                                      results.data(), &found));
+  const std::string problem =
+      "m=" + std::to_string(std::get<1>(key)) + " n=" + std::to_string(std::get<2>(key)) + " k=" + std::to_string(std::get<3>(key));
+  if (found < 1) throw std::runtime_error("mlp: cuBLASLt has no algorithm for " + problem);
+  if (forced >= found) {
+    throw std::invalid_argument("mlp: cuBLASLt's heuristic offers " + std::to_string(found) + " algorithms for " +
+                                problem + ", not an algorithm " + std::to_string(forced));
   }
+  const cublasLtMatmulAlgo_t algo = results[static_cast<std::size_t>(std::max(forced, 0))].algo;
   const std::lock_guard<std::mutex> lock(mutex);
-  algos.emplace(key, result.algo);
-  return result.algo;
+  algos.emplace(entry, algo);
+  return algo;
 }
 
 }  // namespace
+
+void cublaslt_force_algo(std::optional<int> index) { forced_algo.store(index ? std::max(*index, 0) : -1); }
 
 bool cublaslt_fuses(Activation activation) {
   return activation == Activation::kNone || activation == Activation::kRelu || activation == Activation::kGeluTanh;
@@ -151,11 +168,13 @@ void cublaslt_matmul(const LtMatmul& mm, WeightLayout layout, MlpDType dtype, cu
 
   // A = weight: [out, in] -> column-major k x n (ld k), transposed; [in, out] -> n x k (ld n).
   const Layout a = out_in ? column_major(type, mm.k, mm.n, mm.k) : column_major(type, mm.n, mm.k, mm.n);
-  const Layout b = column_major(type, mm.k, mm.m, mm.k);  // x^T
+  const int64_t lda = mm.lda != 0 ? mm.lda : mm.k;
+  if (lda < mm.k) throw std::invalid_argument("mlp: a's row stride is shorter than its row");
+  const Layout b = column_major(type, mm.k, mm.m, lda);  // x^T
   const Layout d = column_major(type, mm.n, mm.m, mm.n);  // out^T (and C^T)
 
   const std::size_t cap = std::min(workspace_bytes, kCublasLtWorkspaceBytes);
-  const PlanKey key{device, mm.m, mm.n, mm.k, static_cast<int>(layout), static_cast<int>(dtype),
+  const PlanKey key{device, mm.m, mm.n, mm.k, lda, static_cast<int>(layout), static_cast<int>(dtype),
                     static_cast<int>(epilogue), mm.c != nullptr, cap};
   const cublasLtMatmulAlgo_t algo = cached_algo(key, handle, raw_desc, a.get(), b.get(), d.get(), d.get(), cap);
 

@@ -9,6 +9,8 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 
 #include "mlopt/kernels/mlp.h"
 
@@ -91,12 +93,16 @@ void reduce_splits(const float* partials, int splits, int m, int n, const Epilog
 // added by cuBLASLt already (e.bias is ignored), as was the rounding of the
 // projection to the dtype; residual must be null.
 void apply_activation(const void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream);
+// The same for a gated projection [m, 2n], written in place: row r's first
+// n values become h's row r (so h has row stride 2n); e.out is ignored.
+void apply_activation_in_place(void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream);
 
 // mlp_cublaslt.cpp. d[m, n] = a[m, k] . w^T (+ bias[n]) -> activation
 // (kNone, kRelu, kGeluTanh: the ones cuBLASLt fuses) (+ c[m, n]; then
 // activation must be kNone). fp32 accumulation and scaling.
 struct LtMatmul {
   const void* a = nullptr;
+  int64_t lda = 0;          // a's row stride in elements (0: k)
   const void* w = nullptr;  // kOutIn: [n, k]; kInOut: [k, n]
   const void* bias = nullptr;
   const void* c = nullptr;
@@ -109,5 +115,11 @@ bool cublaslt_fuses(Activation activation);
 constexpr std::size_t kCublasLtWorkspaceBytes = std::size_t{32} << 20;
 void cublaslt_matmul(const LtMatmul& mm, WeightLayout layout, MlpDType dtype, cudaStream_t stream, void* workspace,
                      std::size_t workspace_bytes);
+// For measurements (bench_mlp --lt-algos): every cuBLASLt matmul after this
+// takes the heuristic's answer number `index` (0: its first, which is what
+// runs otherwise) instead of the cached first answer, and throws
+// std::invalid_argument where the heuristic offers fewer; nullopt restores
+// the default. Process-wide.
+void cublaslt_force_algo(std::optional<int> index);
 
 }  // namespace mlopt::kernels::mlp_detail

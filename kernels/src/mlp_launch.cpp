@@ -52,9 +52,9 @@ using mlp_detail::GemmTile;
 // (its one kernel 16.3 / 17.9 us against cuBLASLt's 13-14 us of kernels),
 // Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. So auto takes
 // cuBLASLt; kDecode and kFused stay as explicit choices: kFused never
-// stores the [tokens, 2 d_ff] gate/up projection (a third of the
-// intermediate memory of the cuBLASLt path for a gated MLP), for when
-// memory, not time, is short.
+// stores the [tokens, 2 d_ff] gate/up projection (it keeps h, half of what
+// the cuBLASLt path keeps for a gated MLP), for when memory, not time, is
+// short.
 //
 // kSm90 (the up projection on a CUTLASS wgmma/TMA GEMM with the gated
 // epilogue in registers, mlp_sm90.h) is not taken by auto: measured on an
@@ -63,6 +63,32 @@ using mlp_detail::GemmTile;
 // small and Llama-7B (0.48-0.99x). bench_mlp_sm90_tune times every
 // configuration (mlp_sm90.h, Sm90GemmConfig) against cuBLASLt's GEMM; once a
 // configuration wins, sm90_default_config's table and this rule move together.
+// The gated cuBLASLt path stores [gate | up] for at most kDefaultRowBlock
+// tokens at a time (MlpParams::row_block); up to one block's worth of
+// tokens, h is made in place in it. Measured on an H100 (2026-11-25,
+// bench_mlp --row-blocks, Llama-7B at 16k tokens, kernel times from
+// --kernels): blocks of 4096 tokens cost nothing: the up GEMM ran 4 x 1003
+// us (cuBLASLt picks 320x128 tiles) against 4.0-4.46 ms in one piece, the
+// activation 4 x 90.5 us against 365-379 us, and the op's time was 6.44 /
+// 6.45 ms against 6.47 / 6.61 ms unblocked in two runs; the stored
+// projection shrinks from 688 to 172 MiB. Blocks of 1024 tokens
+// are slower: cuBLASLt's 192x128-tile GEMM for 1024 rows leaves its last
+// wave part empty (16 x 277 us = 4.44 ms).
+constexpr int kDefaultRowBlock = 4096;
+
+// The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
+// (the last may be shorter).
+struct RowBlocks {
+  int rows = 0, count = 0;
+};
+RowBlocks row_blocks(const MlpParams& p) {
+  const int limit = p.row_block > 0 ? p.row_block : kDefaultRowBlock;
+  RowBlocks b;
+  b.count = (p.tokens + limit - 1) / limit;
+  b.rows = (p.tokens + b.count - 1) / b.count;
+  return b;
+}
+
 constexpr std::size_t kAlign = 256;
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
@@ -94,6 +120,9 @@ struct Plan {
   GemmArgs up, down;  // mlopt's GEMMs (kDecode: both; kFused: up)
   std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
   bool uses_lt = false;
+  // kCublasLt, gated, one row block: h is made in place in the stored
+  // projection (row stride 2 d_ff), so the workspace holds no separate h.
+  bool h_in_scratch = false;
 };
 
 Epilogue up_epilogue(const MlpParams& p, void* h) {
@@ -117,7 +146,9 @@ Epilogue down_epilogue(const MlpParams& p) {
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
-  const std::size_t h_bytes = aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
+  plan.h_in_scratch = plan.impl == MlpImpl::kCublasLt && p.gated && row_blocks(p).count == 1;
+  const std::size_t h_bytes =
+      plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
   const bool mlopt_gemms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused;
   const int sms = mlopt_gemms ? sm_count() : 0;
@@ -149,7 +180,7 @@ Plan make_plan(const MlpParams& p) {
     plan.uses_lt = true;  // the down projection
   }
   if (plan.impl == MlpImpl::kCublasLt && p.gated) {
-    scratch = static_cast<std::size_t>(int64_t{p.tokens} * 2 * p.d_ff * 2);  // the stored [gate | up] projection
+    scratch = static_cast<std::size_t>(int64_t{row_blocks(p).rows} * 2 * p.d_ff * 2);  // one block's [gate | up]
   }
 #ifdef MLOPT_KERNELS_HAVE_SM90
   if (plan.impl == MlpImpl::kSm90) {
@@ -171,6 +202,8 @@ void check_aligned(const char* name, const void* pointer, std::uintptr_t alignme
 }
 
 }  // namespace
+
+int mlp_default_row_block() { return kDefaultRowBlock; }
 
 MlpImpl mlp_chosen_impl(const MlpParams& params) {
   validate(params);
@@ -218,18 +251,36 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   // Up projection -> h [tokens, d_ff].
   if (plan.impl == MlpImpl::kCublasLt) {
     mlp_detail::LtMatmul up;
-    up.a = p.x;
     up.w = p.w_up;
     up.bias = p.b_up;
-    up.m = p.tokens;
     up.n = static_cast<int>(mlp_up_features(p));
     up.k = p.d_model;
     const bool fused_activation = !p.gated && mlp_detail::cublaslt_fuses(p.activation);
     up.activation = fused_activation ? p.activation : Activation::kNone;
-    up.d = p.gated ? scratch : h;
-    mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-    if (!fused_activation) {
-      mlp_detail::apply_activation(up.d, p.tokens, p.d_ff, up_epilogue(p, h), p.dtype, stream);
+    // Gated: [gate | up] of one row block at a time into the one scratch
+    // block, activated into its rows of h; with one block, h is made in
+    // place there. Plain: one pass, all rows.
+    if (plan.h_in_scratch) {
+      up.a = p.x;
+      up.m = p.tokens;
+      up.d = scratch;
+      mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
+      mlp_detail::apply_activation_in_place(scratch, p.tokens, p.d_ff, up_epilogue(p, nullptr), p.dtype, stream);
+      h = scratch;
+    } else {
+      const RowBlocks blocks = p.gated ? row_blocks(p) : RowBlocks{p.tokens, 1};
+      for (int b = 0; b < blocks.count; ++b) {
+        const int64_t first = int64_t{b} * blocks.rows;
+        const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
+        auto* h_rows = static_cast<unsigned char*>(h) + first * p.d_ff * 2;
+        up.a = static_cast<const unsigned char*>(p.x) + first * p.d_model * 2;
+        up.m = rows;
+        up.d = p.gated ? scratch : h_rows;
+        mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
+        if (!fused_activation) {
+          mlp_detail::apply_activation(up.d, rows, p.d_ff, up_epilogue(p, h_rows), p.dtype, stream);
+        }
+      }
     }
   } else if (plan.impl == MlpImpl::kSm90) {
 #ifdef MLOPT_KERNELS_HAVE_SM90
@@ -255,6 +306,7 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   // Down projection on cuBLASLt -> out [tokens, d_model], bias and residual in its epilogue.
   mlp_detail::LtMatmul down;
   down.a = h;
+  down.lda = plan.h_in_scratch ? 2 * int64_t{p.d_ff} : 0;
   down.w = p.w_down;
   down.bias = p.b_down;
   down.c = p.residual;

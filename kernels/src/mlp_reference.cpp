@@ -37,6 +37,7 @@ void check_sizes_and_enums(const MlpParams& p) {
   if (static_cast<unsigned>(p.dtype) > static_cast<unsigned>(MlpDType::kBFloat16)) fail("unknown dtype");
   if (static_cast<unsigned>(p.impl) > static_cast<unsigned>(MlpImpl::kSm90)) fail("unknown implementation");
   if (p.num_splits < 0) fail("num_splits must be >= 0 (0 chooses), got " + std::to_string(p.num_splits));
+  if (p.row_block < 0) fail("row_block must be >= 0 (0 chooses), got " + std::to_string(p.row_block));
 }
 
 double load(const uint16_t* data, int64_t i, MlpDType dtype) {

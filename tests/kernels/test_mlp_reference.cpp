@@ -303,6 +303,9 @@ TEST(MlpReference, ValidateNamesTheProblem) {
   p.num_splits = -1;
   EXPECT_NE(message(p).find("num_splits"), std::string::npos) << message(p);
   p = good;
+  p.row_block = -3;
+  EXPECT_NE(message(p).find("row_block must be >= 0"), std::string::npos) << message(p);
+  p = good;
   p.gated = true;
   p.d_ff = 1 << 30;
   EXPECT_NE(message(p).find("too large for a gated MLP"), std::string::npos) << message(p);

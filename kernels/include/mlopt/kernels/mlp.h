@@ -64,7 +64,11 @@ enum class MlpImpl {
   kFused,
   // Both projections on cuBLASLt: its bias/ReLU/GELU(tanh) epilogues where
   // they exist; erf-GELU, SiLU and the gated product by a separate
-  // elementwise kernel over the stored projection (for gated: [tokens, 2 d_ff]).
+  // elementwise kernel over the stored projection. Gated: [gate | up] is
+  // stored for at most row_block tokens at a time; when all tokens fit one
+  // block, h is made in place in it, so the intermediates take
+  // [tokens, 2 d_ff], half of what the unfused gate, up, act(gate) and
+  // product take.
   kCublasLt,
   // Hopper (compute capability 9.0 only; mlopt built with the CUTLASS
   // headers for CUDA arch 90): the up projection on a warp-specialised
@@ -104,6 +108,14 @@ struct MlpParams {
   // up projection): 0 chooses from the device's SM count; n forces at most n
   // (never more than there are K tiles), 1 does not split (tests use this).
   int num_splits = 0;
+  // kCublasLt, gated: the stored [gate | up] projection is made and
+  // activated over blocks of at most this many tokens, one after the other in
+  // one reused [block, 2 d_ff] buffer, so its memory stays bounded however
+  // many tokens come (the down projection still runs once over all of h).
+  // 0 chooses (mlp_default_row_block); n forces blocks of at most n tokens
+  // (tests use small ones). The blocks are of equal size (ceil(tokens / n)
+  // blocks): a short last block would read the weights again for few rows.
+  int row_block = 0;
 };
 
 // Output features of the up projection: d_ff, or 2 d_ff when gated.
@@ -112,7 +124,7 @@ inline int64_t mlp_up_features(const MlpParams& p) { return p.gated ? 2 * int64_
 // Throws std::invalid_argument naming the offending parameter: null
 // x/w_up/w_down/out, non-positive sizes, d_model or d_ff not a multiple of 8
 // (rows are moved in 16-byte pieces), a gated d_ff whose 2 d_ff features
-// overflow int, values outside the enums, a negative num_splits.
+// overflow int, values outside the enums, a negative num_splits or row_block.
 void validate(const MlpParams& params);
 
 // An activation in double precision, as the CPU reference applies it (tests
@@ -128,6 +140,10 @@ void mlp_reference(const MlpParams& params);
 void mlp_reference_f32(const MlpParams& params, float* out_f32);
 
 #ifdef MLOPT_KERNELS_HAVE_CUDA
+// The row block (MlpParams::row_block) the kCublasLt path uses when it is 0,
+// in tokens. mlp_launch.cpp gives the measurement behind it.
+int mlp_default_row_block();
+
 // The implementation kAuto picks for these params on the current device.
 MlpImpl mlp_chosen_impl(const MlpParams& params);
 
@@ -138,8 +154,8 @@ std::size_t mlp_workspace_bytes(const MlpParams& params);
 
 // The same, part by part (each part rounded up to 256 bytes).
 struct MlpWorkspaceSizes {
-  std::size_t h = 0;         // the intermediate [tokens, d_ff] in dtype
-  std::size_t scratch = 0;   // fp32 split-K partial sums, (kCublasLt, gated) the stored [tokens, 2 d_ff] projection, or (kSm90) its GEMM's own workspace
+  std::size_t h = 0;         // the intermediate [tokens, d_ff] in dtype (0 when it is made in place in scratch)
+  std::size_t scratch = 0;   // fp32 split-K partial sums, (kCublasLt, gated) the stored [row block, 2 d_ff] projection, or (kSm90) its GEMM's own workspace
   std::size_t cublaslt = 0;  // cuBLASLt's own workspace (0 when the call does not use cuBLASLt)
   std::size_t total = 0;
 };
