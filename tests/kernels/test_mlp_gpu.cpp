@@ -546,6 +546,18 @@ TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   run_case(lt, rng);
 }
 
+// Llama-7B's sizes with placeholder pointers: for the calls that only plan
+// (mlp_chosen_impl, mlp_workspace_sizes) and never touch memory.
+MlpParams llama_7b_planning_params() {
+  static int placeholder = 0;
+  MlpParams p;
+  p.x = p.w_up = p.w_down = &placeholder;
+  p.out = &placeholder;
+  p.d_model = 4096;
+  p.d_ff = 11008;
+  return p;
+}
+
 // The gated cuBLASLt path makes and activates [gate | up] one row block
 // at a time in one reused buffer: blocks that do not divide the tokens, one
 // token per block, one block covering everything, both packings and
@@ -597,12 +609,7 @@ TEST(MlpGpu, CublasLtGatedRowBlocks) {
 // The stored projection's memory is one row block's, not all tokens'; with
 // one block, h is made in place in it and takes no memory of its own.
 TEST(MlpGpu, CublasLtGatedScratchIsOneRowBlock) {
-  MlpParams p;
-  int dummy = 0;
-  p.x = p.w_up = p.w_down = &dummy;
-  p.out = &dummy;
-  p.d_model = 4096;
-  p.d_ff = 11008;
+  MlpParams p = llama_7b_planning_params();
   p.gated = true;
   p.impl = MlpImpl::kCublasLt;
   const auto projection_bytes = [&](int64_t rows) { return std::size_t(rows * 2 * p.d_ff * 2); };
@@ -656,12 +663,7 @@ TEST(MlpGpu, DecodeInACudaGraph) {
 // never auto's choice, also on a cc 9.0 GPU where it could run); a forced
 // implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
-  MlpParams p;
-  int dummy = 0;
-  p.x = p.w_up = p.w_down = &dummy;
-  p.out = &dummy;
-  p.d_model = 4096;
-  p.d_ff = 11008;
+  MlpParams p = llama_7b_planning_params();
   const bool sm90 = sm90_here();
   for (int packing = 0; packing < 3; ++packing) {
     p.gated = packing < 2;
