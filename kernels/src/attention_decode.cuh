@@ -66,13 +66,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
-#include <vector>
 
 #include "attention_split_plan.h"
 #include "mlopt/kernels/attention.h"
 #include "mlopt/kernels/cuda_check.h"
 #include "mma_sm80.cuh"
+#include "occupancy.h"
 
 namespace mlopt::kernels::attention_decode {
 
@@ -523,29 +522,19 @@ __global__ void __launch_bounds__(kCombineWarps * 32) decode_combine_kernel(cons
 }
 
 // On the current device: its SMs and how many decode blocks of this
-// instantiation one SM holds (occupancy, after raising the kernel's
-// shared-memory limit). Cached per device: the planner asks on every call.
-// Explicitly instantiated beside launch_decode.
+// instantiation one SM holds (occupancy.h: cached per device, the kernel's
+// shared-memory limit raised on the first call). Explicitly instantiated
+// beside launch_decode.
 template <int kHeadDim, typename Element>
 DecodeOccupancy decode_occupancy() {
   using Cfg = DecodeConfig<kHeadDim>;
-  static std::mutex mutex;
-  static std::vector<DecodeOccupancy> cache;  // by device index
-  int device = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mutex);
-  if (static_cast<std::size_t>(device) >= cache.size()) cache.resize(static_cast<std::size_t>(device) + 1);
-  DecodeOccupancy& entry = cache[static_cast<std::size_t>(device)];
-  if (entry.sm_count == 0) {
-    DecodeOccupancy value;
-    MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value.sm_count, cudaDevAttrMultiProcessorCount, device));
-    auto* kernel = &decode_split_kv_kernel<Cfg, Element>;
-    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes));
-    MLOPT_CUDA_CHECK(
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&value.blocks_per_sm, kernel, Cfg::kThreads, Cfg::kSmemBytes));
-    entry = value;
-  }
-  return entry;
+  auto* kernel = &decode_split_kv_kernel<Cfg, Element>;
+  const auto occ = ::mlopt::kernels::detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads,
+                                                              Cfg::kSmemBytes);
+  DecodeOccupancy value;
+  value.sm_count = occ.sm_count;
+  value.blocks_per_sm = occ.blocks_per_sm;
+  return value;
 }
 
 inline bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }

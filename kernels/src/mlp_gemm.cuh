@@ -36,7 +36,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
@@ -45,6 +44,7 @@
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
+#include "occupancy.h"
 #include "mlp_dispatch.h"
 #include "mlp_reduce.cuh"
 #include "mma_sm80.cuh"
@@ -584,24 +584,11 @@ void launch_decode_config(const GemmArgs& up, const GemmArgs& down, cudaStream_t
   if (items_up > INT_MAX || items_down > INT_MAX) {
     throw std::invalid_argument("mlp: the decode kernel's work items exceed int");
   }
-  int device = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  if (kSmem > 48 * 1024) {
-    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
-  }
-  // Resident blocks per SM, asked once per device (the answer depends on
-  // the kernel and the device's limits only).
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> per_sm_cache[kMaxDevices];
-  int per_sm = device < kMaxDevices ? per_sm_cache[device].load(std::memory_order_relaxed) : 0;
-  if (per_sm == 0) {
-    MLOPT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, kSmem));
-    if (per_sm < 1) throw std::runtime_error("mlp: the decode kernel does not fit on an SM of this device");
-    if (device < kMaxDevices) per_sm_cache[device].store(per_sm, std::memory_order_relaxed);
-  }
-  int sms = 0;
-  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(int64_t{per_sm} * sms, std::max(items_up, items_down)));
+  // Also raises the kernel's shared memory limit, once per device.
+  const auto occ = ::mlopt::kernels::detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads, kSmem);
+  if (occ.blocks_per_sm < 1) throw std::runtime_error("mlp: the decode kernel does not fit on an SM of this device");
+  const int64_t blocks =
+      std::max<int64_t>(1, std::min<int64_t>(int64_t{occ.blocks_per_sm} * occ.sm_count, std::max(items_up, items_down)));
 
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(blocks));
