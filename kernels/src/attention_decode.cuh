@@ -71,7 +71,6 @@
 #include "mlopt/kernels/attention.h"
 #include "mlopt/kernels/cuda_check.h"
 #include "mma_sm80.cuh"
-#include "occupancy.h"
 
 namespace mlopt::kernels::attention_decode {
 
@@ -529,12 +528,7 @@ template <int kHeadDim, typename Element>
 DecodeOccupancy decode_occupancy() {
   using Cfg = DecodeConfig<kHeadDim>;
   auto* kernel = &decode_split_kv_kernel<Cfg, Element>;
-  const auto occ = ::mlopt::kernels::detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads,
-                                                              Cfg::kSmemBytes);
-  DecodeOccupancy value;
-  value.sm_count = occ.sm_count;
-  value.blocks_per_sm = occ.blocks_per_sm;
-  return value;
+  return detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads, Cfg::kSmemBytes);
 }
 
 inline bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }

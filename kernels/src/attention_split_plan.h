@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "occupancy.h"
+
 namespace mlopt::kernels::attention_decode {
 
 // Query rows per block: one mma.m16n8k16 M tile. Fewer rows are padded (the
@@ -53,10 +55,7 @@ bool prefers_decode(int q_len, int q_heads, int kv_heads);
 
 // What the planner needs to know of the device (attention_decode.cuh's
 // decode_occupancy() reads it): SMs, and decode blocks resident per SM.
-struct DecodeOccupancy {
-  int sm_count = 0;
-  int blocks_per_sm = 0;
-};
+using DecodeOccupancy = detail::Occupancy;
 
 // Splits the auto policy picks for `blocks_per_split` blocks per split
 // (batch * kv_heads * row tiles) over `kv_len` keys on a device with

@@ -18,8 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <string>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -97,16 +97,16 @@ cublasLtEpilogue_t epilogue_for(Activation activation, bool bias) {
 using PlanKey = std::tuple<int, int, int, int, int64_t, int, int, int, bool, std::size_t>;
 // device, m, n, k, a's row stride, layout, dtype, epilogue, with C, workspace cap
 
-// cublaslt_force_algo's index; -1: the heuristic's first answer.
-std::atomic<int> forced_algo{-1};
+// The heuristic answer every matmul takes (cublaslt_force_algo); 0: its first.
+std::atomic<int> heuristic_answer{0};
 
 cublasLtMatmulAlgo_t cached_algo(const PlanKey& key, cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
                                  cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
                                  cublasLtMatrixLayout_t d, std::size_t workspace_cap) {
   static std::mutex mutex;
   static std::map<std::pair<PlanKey, int>, cublasLtMatmulAlgo_t> algos;  // by key and heuristic answer
-  const int forced = forced_algo.load();
-  const std::pair<PlanKey, int> entry{key, std::max(forced, 0)};
+  const int answer = heuristic_answer.load();
+  const std::pair<PlanKey, int> entry{key, answer};
   {
     const std::lock_guard<std::mutex> lock(mutex);
     const auto it = algos.find(entry);
@@ -118,18 +118,18 @@ cublasLtMatmulAlgo_t cached_algo(const PlanKey& key, cublasLtHandle_t handle, cu
   const uint64_t cap = workspace_cap;
   MLOPT_CUBLASLT_CHECK(cublasLtMatmulPreferenceSetAttribute(raw, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &cap,
                                                             sizeof cap));
-  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(std::max(forced, 0) + 1));
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(answer) + 1);
   int found = 0;
   MLOPT_CUBLASLT_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, c, d, raw, static_cast<int>(results.size()),
                                                       results.data(), &found));
   const std::string problem =
       "m=" + std::to_string(std::get<1>(key)) + " n=" + std::to_string(std::get<2>(key)) + " k=" + std::to_string(std::get<3>(key));
   if (found < 1) throw std::runtime_error("mlp: cuBLASLt has no algorithm for " + problem);
-  if (forced >= found) {
+  if (answer >= found) {
     throw std::invalid_argument("mlp: cuBLASLt's heuristic offers " + std::to_string(found) + " algorithms for " +
-                                problem + ", not an algorithm " + std::to_string(forced));
+                                problem + ", not an algorithm " + std::to_string(answer));
   }
-  const cublasLtMatmulAlgo_t algo = results[static_cast<std::size_t>(std::max(forced, 0))].algo;
+  const cublasLtMatmulAlgo_t algo = results[static_cast<std::size_t>(answer)].algo;
   const std::lock_guard<std::mutex> lock(mutex);
   algos.emplace(entry, algo);
   return algo;
@@ -137,7 +137,7 @@ cublasLtMatmulAlgo_t cached_algo(const PlanKey& key, cublasLtHandle_t handle, cu
 
 }  // namespace
 
-void cublaslt_force_algo(std::optional<int> index) { forced_algo.store(index ? std::max(*index, 0) : -1); }
+void cublaslt_force_algo(std::optional<int> index) { heuristic_answer.store(index ? std::max(*index, 0) : 0); }
 
 bool cublaslt_fuses(Activation activation) {
   return activation == Activation::kNone || activation == Activation::kRelu || activation == Activation::kGeluTanh;

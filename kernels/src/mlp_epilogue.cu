@@ -129,6 +129,12 @@ __global__ void __launch_bounds__(kInPlaceThreads) activation_in_place_kernel(vo
   }
 }
 
+// What both activation passes need: whole 8-feature blocks, no residual.
+void check_activation_args(int n, const Epilogue& e) {
+  if (n % 8 != 0) throw std::invalid_argument("mlp: the activation kernel needs a feature count that is a multiple of 8");
+  if (e.residual != nullptr) throw std::invalid_argument("mlp: the activation kernel adds no residual");
+}
+
 unsigned grid_for(int64_t pairs) {
   // Grid-stride loops: enough blocks to fill any GPU several times over.
   return static_cast<unsigned>(std::clamp<int64_t>((pairs + kThreads - 1) / kThreads, 1, 65536));
@@ -149,9 +155,8 @@ void reduce_splits(const float* partials, int splits, int m, int n, const Epilog
 }
 
 void apply_activation_in_place(void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream) {
-  if (n % 8 != 0) throw std::invalid_argument("mlp: the activation kernel needs a feature count that is a multiple of 8");
+  check_activation_args(n, e);
   if (!e.gated) throw std::invalid_argument("mlp: the in-place activation is for a gated projection");
-  if (e.residual != nullptr) throw std::invalid_argument("mlp: the activation kernel adds no residual");
   if (m <= 0) return;
   const dim3 grid(static_cast<unsigned>(m));  // one block per row: up to 2^31 - 1
   if (dtype == MlpDType::kFloat16) {
@@ -163,8 +168,7 @@ void apply_activation_in_place(void* projection, int m, int n, const Epilogue& e
 }
 
 void apply_activation(const void* projection, int m, int n, const Epilogue& e, MlpDType dtype, cudaStream_t stream) {
-  if (n % 8 != 0) throw std::invalid_argument("mlp: the activation kernel needs a feature count that is a multiple of 8");
-  if (e.residual != nullptr) throw std::invalid_argument("mlp: the activation kernel adds no residual");
+  check_activation_args(n, e);
   // x: the row's 8-feature blocks (one thread each); y: rows, the grid
   // striding over them past 65535.
   const unsigned x = static_cast<unsigned>((n / 8 + kThreads - 1) / kThreads);

@@ -44,10 +44,10 @@
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
-#include "occupancy.h"
 #include "mlp_dispatch.h"
 #include "mlp_reduce.cuh"
 #include "mma_sm80.cuh"
+#include "occupancy.h"
 
 namespace mlopt::kernels::mlp_gemm {
 
@@ -585,7 +585,7 @@ void launch_decode_config(const GemmArgs& up, const GemmArgs& down, cudaStream_t
     throw std::invalid_argument("mlp: the decode kernel's work items exceed int");
   }
   // Also raises the kernel's shared memory limit, once per device.
-  const auto occ = ::mlopt::kernels::detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads, kSmem);
+  const auto occ = detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads, kSmem);
   if (occ.blocks_per_sm < 1) throw std::runtime_error("mlp: the decode kernel does not fit on an SM of this device");
   const int64_t blocks =
       std::max<int64_t>(1, std::min<int64_t>(int64_t{occ.blocks_per_sm} * occ.sm_count, std::max(items_up, items_down)));

@@ -120,6 +120,9 @@ struct Plan {
   GemmArgs up, down;  // mlopt's GEMMs (kDecode: both; kFused: up)
   std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
   bool uses_lt = false;
+  // kCublasLt: the up projection's row blocks (gated: row_blocks(); plain:
+  // one block of all tokens, straight into h).
+  RowBlocks up_blocks;
   // kCublasLt, gated, one row block: h is made in place in the stored
   // projection (row stride 2 d_ff), so the workspace holds no separate h.
   bool h_in_scratch = false;
@@ -146,7 +149,8 @@ Epilogue down_epilogue(const MlpParams& p) {
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
-  plan.h_in_scratch = plan.impl == MlpImpl::kCublasLt && p.gated && row_blocks(p).count == 1;
+  if (plan.impl == MlpImpl::kCublasLt) plan.up_blocks = p.gated ? row_blocks(p) : RowBlocks{p.tokens, 1};
+  plan.h_in_scratch = plan.impl == MlpImpl::kCublasLt && p.gated && plan.up_blocks.count == 1;
   const std::size_t h_bytes =
       plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
@@ -180,7 +184,7 @@ Plan make_plan(const MlpParams& p) {
     plan.uses_lt = true;  // the down projection
   }
   if (plan.impl == MlpImpl::kCublasLt && p.gated) {
-    scratch = static_cast<std::size_t>(int64_t{row_blocks(p).rows} * 2 * p.d_ff * 2);  // one block's [gate | up]
+    scratch = static_cast<std::size_t>(int64_t{plan.up_blocks.rows} * 2 * p.d_ff * 2);  // one block's [gate | up]
   }
 #ifdef MLOPT_KERNELS_HAVE_SM90
   if (plan.impl == MlpImpl::kSm90) {
@@ -259,27 +263,21 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
     up.activation = fused_activation ? p.activation : Activation::kNone;
     // Gated: [gate | up] of one row block at a time into the one scratch
     // block, activated into its rows of h; with one block, h is made in
-    // place there. Plain: one pass, all rows.
-    if (plan.h_in_scratch) {
-      up.a = p.x;
-      up.m = p.tokens;
-      up.d = scratch;
+    // place there (h and scratch are then the same address: h takes no
+    // bytes). Plain: one pass, all rows.
+    const RowBlocks& blocks = plan.up_blocks;
+    for (int b = 0; b < blocks.count; ++b) {
+      const int64_t first = int64_t{b} * blocks.rows;
+      const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
+      auto* h_rows = static_cast<unsigned char*>(h) + first * p.d_ff * 2;
+      up.a = static_cast<const unsigned char*>(p.x) + first * p.d_model * 2;
+      up.m = rows;
+      up.d = p.gated ? scratch : h_rows;
       mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-      mlp_detail::apply_activation_in_place(scratch, p.tokens, p.d_ff, up_epilogue(p, nullptr), p.dtype, stream);
-      h = scratch;
-    } else {
-      const RowBlocks blocks = p.gated ? row_blocks(p) : RowBlocks{p.tokens, 1};
-      for (int b = 0; b < blocks.count; ++b) {
-        const int64_t first = int64_t{b} * blocks.rows;
-        const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
-        auto* h_rows = static_cast<unsigned char*>(h) + first * p.d_ff * 2;
-        up.a = static_cast<const unsigned char*>(p.x) + first * p.d_model * 2;
-        up.m = rows;
-        up.d = p.gated ? scratch : h_rows;
-        mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-        if (!fused_activation) {
-          mlp_detail::apply_activation(up.d, rows, p.d_ff, up_epilogue(p, h_rows), p.dtype, stream);
-        }
+      if (plan.h_in_scratch) {
+        mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, stream);
+      } else if (!fused_activation) {
+        mlp_detail::apply_activation(up.d, rows, p.d_ff, up_epilogue(p, h_rows), p.dtype, stream);
       }
     }
   } else if (plan.impl == MlpImpl::kSm90) {
