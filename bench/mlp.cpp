@@ -37,6 +37,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_json.h"
@@ -79,6 +80,7 @@ struct Options {
   bool kernels = false;  // trace each variant's kernels (CUPTI) after timing it
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
+  bool prefetch = false;        // also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off
 };
 
 // The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
@@ -281,6 +283,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     kernels::MlpImpl impl;
     int row_block = 0;
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
+    kernels::WeightPrefetch prefetch = kernels::WeightPrefetch::kAuto;
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
@@ -292,7 +295,14 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   for (int algo = 1; algo < o.lt_algos; ++algo) {
     impls.push_back({"mlopt-cublaslt-algo" + std::to_string(algo), kernels::MlpImpl::kCublasLt, 0, algo});
   }
-  for (const auto& [name, impl, row_block, lt_algo] : impls) {
+  if (o.prefetch) {
+    for (auto [name, impl] : {std::pair{"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
+                              std::pair{"mlopt-decode", kernels::MlpImpl::kDecode}}) {
+      impls.push_back({std::string(name) + "-prefetch-on", impl, 0, 0, kernels::WeightPrefetch::kOn});
+      impls.push_back({std::string(name) + "-prefetch-off", impl, 0, 0, kernels::WeightPrefetch::kOff});
+    }
+  }
+  for (const auto& [name, impl, row_block, lt_algo, prefetch] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -314,6 +324,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       auto out = at::empty({tokens, m.d_model}, options);
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
       p.row_block = row_block;
+      p.prefetch = prefetch;
       if (sm90) {
         p.gate_up = kernels::GateUpPacking::kInterleaved;
         try {
@@ -480,6 +491,10 @@ void add_options(CLI::App& app, Options& o) {
                  "time (variants mlopt-cublaslt-rbN)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
+  app.add_flag("--prefetch", o.prefetch,
+               "Also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off (variants "
+               "mlopt-cublaslt-prefetch-on/off, mlopt-decode-prefetch-on/off; the plain ones take MlpParams' "
+               "automatic choice)");
   app.add_option("--lt-algos", o.lt_algos,
                  "Also time the cuBLASLt path on cuBLASLt's heuristic answers 1 .. N-1 for both GEMMs (variants "
                  "mlopt-cublaslt-algoI; answer 0 is what runs by default)")

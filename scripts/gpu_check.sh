@@ -11,7 +11,8 @@
 # kernels: build, GPU tests, compute-sanitizer on small kernel cases, kernel
 # benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
 # model benchmark; mlp: only the MLP's GPU tests, bench_mlp and the Hopper
-# GEMM's configuration sweep (bench_mlp_sm90_tune); parallel: NCCL, ring
+# GEMM's configuration sweep (bench_mlp_sm90_tune; variables below choose
+# filters, further bench_mlp runs and a memcheck); parallel: NCCL, ring
 # attention and tensor parallelism (GPU tests, bench_ring_attention, and
 # `mlopt run --tensor-parallel` on every GPU count the machine has); floors:
 # the gpt2 latency targets (combined, + CUDA graphs) beside their floors, and
@@ -62,6 +63,23 @@ if [ "$mode" = mlp ]; then
   # shellcheck disable=SC2086
   "$build/bench/bench_mlp" --json "$out/mlp-bench.json" ${MLOPT_BENCH_MLP_ARGS:-} > "$out/mlp-bench.txt" 2>&1 || status=1
   cat "$out/mlp-bench.txt"
+  # MLOPT_BENCH_MLP_RUNS: further bench_mlp runs, their argument lists
+  # separated by '|' (run N writes mlp-bench-runN.json and .txt).
+  n=0
+  IFS='|' read -ra runs <<<"${MLOPT_BENCH_MLP_RUNS:-}"
+  for args in "${runs[@]}"; do
+    n=$((n + 1))
+    echo "== bench_mlp run $n: $args"
+    # shellcheck disable=SC2086
+    "$build/bench/bench_mlp" --json "$out/mlp-bench-run$n.json" $args > "$out/mlp-bench-run$n.txt" 2>&1 || status=1
+    cat "$out/mlp-bench-run$n.txt"
+  done
+  # MLOPT_MLP_SANITIZE=FILTER: compute-sanitizer memcheck over those MLP GPU tests.
+  if [ -n "${MLOPT_MLP_SANITIZE:-}" ]; then
+    timeout 300 /usr/local/cuda/bin/compute-sanitizer --tool memcheck --error-exitcode 9 \
+      "$build/tests/kernels/mlopt_mlp_gpu_tests" --gtest_filter="$MLOPT_MLP_SANITIZE" >"$out/mlp-sanitizer.log" 2>&1 || status=1
+    echo "compute-sanitizer memcheck on $MLOPT_MLP_SANITIZE: $(grep -E "ERROR SUMMARY" "$out/mlp-sanitizer.log")"
+  fi
   exit $status
 fi
 if [ "$mode" = floors ]; then

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "l2_prefetch.h"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlp_dispatch.h"
@@ -89,15 +90,53 @@ RowBlocks row_blocks(const MlpParams& p) {
   return b;
 }
 
+// WeightPrefetch::kAuto prefetches up to this many tokens.
+// PROVISIONAL: set from bench_mlp --prefetch.
+constexpr int kPrefetchMaxTokens = 128;
+
+std::size_t bytes_of(int64_t elements) { return static_cast<std::size_t>(elements) * 2; }
+
+int current_device_attribute(cudaDeviceAttr attribute) {
+  int device = 0, value = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
+  return value;
+}
+
+// mlp.h (WeightPrefetch) says why and what. Half of the L2 at most: the
+// rest holds x, h and whatever the model reads next. kDecode runs both
+// projections in one launch, so there is no point between them to ask for
+// the down projection's weights.
+MlpPrefetchPlan prefetch_plan(const MlpParams& p, MlpImpl impl) {
+  MlpPrefetchPlan plan;
+  const bool on = p.prefetch == WeightPrefetch::kOn ||
+                  (p.prefetch == WeightPrefetch::kAuto && p.tokens <= kPrefetchMaxTokens);
+  if (!on) return plan;
+  const auto budget = static_cast<std::size_t>(current_device_attribute(cudaDevAttrL2CacheSize)) / 2;
+  const std::size_t up = bytes_of(mlp_up_features(p) * p.d_model), down = bytes_of(int64_t{p.d_ff} * p.d_model);
+  const std::size_t biases = (p.b_up ? bytes_of(mlp_up_features(p)) : 0) + (p.b_down ? bytes_of(p.d_model) : 0);
+  if (up + down + biases <= budget) {
+    plan.before_up = up + down + biases;
+  } else if (impl != MlpImpl::kDecode) {
+    plan.down_after_up = std::min(down, budget);
+  }
+  return plan;
+}
+
+// Everything before the up projection: w_up's requests go out first (the
+// up GEMM reads it first), then w_down, then the biases.
+void prefetch_all_weights(const MlpParams& p, cudaStream_t stream) {
+  detail::prefetch_to_l2({{p.w_up, bytes_of(mlp_up_features(p) * p.d_model)},
+                          {p.w_down, bytes_of(int64_t{p.d_ff} * p.d_model)},
+                          {p.b_up, p.b_up ? bytes_of(mlp_up_features(p)) : 0},
+                          {p.b_down, p.b_down ? bytes_of(p.d_model) : 0}},
+                         stream);
+}
+
 constexpr std::size_t kAlign = 256;
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-int sm_count() {
-  int device = 0, count = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
-  return count;
-}
+int sm_count() { return current_device_attribute(cudaDevAttrMultiProcessorCount); }
 
 // Forced kSm90 on params or a device it cannot run is the caller's error.
 MlpImpl choose(const MlpParams& p) {
@@ -214,6 +253,13 @@ MlpImpl mlp_chosen_impl(const MlpParams& params) {
   return choose(params);
 }
 
+int mlp_prefetch_max_tokens() { return kPrefetchMaxTokens; }
+
+MlpPrefetchPlan mlp_prefetch_plan(const MlpParams& params) {
+  validate(params);
+  return prefetch_plan(params, choose(params));
+}
+
 std::size_t mlp_workspace_bytes(const MlpParams& params) {
   validate(params);
   return make_plan(params).total;
@@ -251,6 +297,14 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   void* scratch = base + plan.scratch_offset;
   void* lt_workspace = base + plan.lt_offset;
   const std::size_t lt_bytes = workspace_bytes - plan.lt_offset;
+  // Not part of the plan: the workspace's size is known without a device.
+  const MlpPrefetchPlan prefetch = prefetch_plan(p, plan.impl);
+  if (prefetch.before_up > 0) prefetch_all_weights(p, stream);
+  // Once the up projection's GEMM is enqueued: its own weights no longer
+  // pass through L2 ahead of what is asked for here.
+  const auto prefetch_down_head = [&] {
+    if (prefetch.down_after_up > 0) detail::prefetch_to_l2({{p.w_down, prefetch.down_after_up}}, stream);
+  };
 
   // Up projection -> h [tokens, d_ff].
   if (plan.impl == MlpImpl::kCublasLt) {
@@ -274,6 +328,7 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       up.m = rows;
       up.d = p.gated ? scratch : h_rows;
       mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
+      if (b == blocks.count - 1) prefetch_down_head();
       if (plan.h_in_scratch) {
         mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, stream);
       } else if (!fused_activation) {
@@ -284,6 +339,7 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
 #ifdef MLOPT_KERNELS_HAVE_SM90
     mlp_detail::run_sm90_up(mlp_detail::sm90_up_args(p, h), p.dtype, scratch, plan.lt_offset - plan.scratch_offset,
                             stream);
+    prefetch_down_head();
 #else
     throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
 #endif
@@ -299,6 +355,7 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       return;
     }
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
+    prefetch_down_head();
   }
 
   // Down projection on cuBLASLt -> out [tokens, d_model], bias and residual in its epilogue.

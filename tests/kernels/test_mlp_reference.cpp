@@ -306,6 +306,9 @@ TEST(MlpReference, ValidateNamesTheProblem) {
   p.row_block = -3;
   EXPECT_NE(message(p).find("row_block must be >= 0"), std::string::npos) << message(p);
   p = good;
+  p.prefetch = static_cast<WeightPrefetch>(3);
+  EXPECT_NE(message(p).find("unknown weight prefetch"), std::string::npos) << message(p);
+  p = good;
   p.gated = true;
   p.d_ff = 1 << 30;
   EXPECT_NE(message(p).find("too large for a gated MLP"), std::string::npos) << message(p);
@@ -323,4 +326,7 @@ TEST(MlpReference, EnumNames) {
   EXPECT_STREQ(to_string(GateUpPacking::kInterleaved), "interleaved");
   EXPECT_STREQ(to_string(MlpImpl::kCublasLt), "cublaslt");
   EXPECT_STREQ(to_string(MlpDType::kBFloat16), "bf16");
+  EXPECT_STREQ(to_string(WeightPrefetch::kAuto), "auto");
+  EXPECT_STREQ(to_string(WeightPrefetch::kOff), "off");
+  EXPECT_STREQ(to_string(WeightPrefetch::kOn), "on");
 }
