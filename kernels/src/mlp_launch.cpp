@@ -90,9 +90,10 @@ RowBlocks row_blocks(const MlpParams& p) {
   return b;
 }
 
-// WeightPrefetch::kAuto prefetches up to this many tokens.
-// PROVISIONAL: set from bench_mlp --prefetch.
-constexpr int kPrefetchMaxTokens = 128;
+// WeightPrefetch::kAuto prefetches up to this many tokens. 0 (kAuto never
+// prefetches) until bench_mlp --prefetch has timed it on a GPU: an extra
+// launch that does not pay would cost the few-token calls it is meant for.
+constexpr int kPrefetchMaxTokens = 0;
 
 std::size_t bytes_of(int64_t elements) { return static_cast<std::size_t>(elements) * 2; }
 

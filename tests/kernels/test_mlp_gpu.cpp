@@ -712,7 +712,7 @@ TEST(MlpGpu, WeightPrefetchPlan) {
   const auto half_l2 = static_cast<std::size_t>(device_properties(device).l2_cache_bytes / 2);
   ASSERT_GT(half_l2, 0u);
   const int max_tokens = mlp_prefetch_max_tokens();
-  ASSERT_GE(max_tokens, 1);
+  ASSERT_GE(max_tokens, 0);
   MlpParams gpt2 = llama_7b_planning_params();
   gpt2.d_model = 768;
   gpt2.d_ff = 3072;
@@ -725,7 +725,7 @@ TEST(MlpGpu, WeightPrefetchPlan) {
     EXPECT_EQ(plan.before_up, before_up) << p.d_model << " tokens " << p.tokens << " " << to_string(p.prefetch);
     EXPECT_EQ(plan.down_after_up, down_after_up) << p.d_model << " tokens " << p.tokens << " " << to_string(p.prefetch);
   };
-  for (int tokens : {1, 16, max_tokens, max_tokens + 1, 16384}) {
+  for (int tokens : {1, 16, std::max(max_tokens, 1), max_tokens + 1, 16384}) {
     gpt2.tokens = llama.tokens = tokens;
     for (WeightPrefetch mode : {WeightPrefetch::kAuto, WeightPrefetch::kOn, WeightPrefetch::kOff}) {
       gpt2.prefetch = llama.prefetch = mode;

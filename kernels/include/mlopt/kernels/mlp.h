@@ -88,8 +88,8 @@ enum class MlpImpl {
 // before the up projection when they fit in half of the L2 (GPT-2 small:
 // 9.4 MB), else the head of the down projection's weight once the up GEMM
 // is enqueued (it would be evicted by the up projection's own weights if
-// asked for earlier). kAuto does it for few tokens (mlp_prefetch_max_tokens;
-// mlp_launch.cpp gives the measurements); kOn / kOff force it (benchmarks
+// asked for earlier). kAuto does it up to mlp_prefetch_max_tokens tokens
+// (mlp_launch.cpp says why that many); kOn / kOff force it (benchmarks
 // compare). A hint only: results are the same either way.
 enum class WeightPrefetch { kAuto, kOff, kOn };
 
@@ -165,7 +165,7 @@ int mlp_default_row_block();
 MlpImpl mlp_chosen_impl(const MlpParams& params);
 
 // The most tokens for which WeightPrefetch::kAuto prefetches.
-// mlp_launch.cpp gives the measurement.
+// mlp_launch.cpp says why (0 for now: kAuto never prefetches).
 int mlp_prefetch_max_tokens();
 
 // What mlp_forward asks the L2 to prefetch for these params on the current
