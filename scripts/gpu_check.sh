@@ -27,13 +27,15 @@ out=${OUT:-$root/gpu-out}
 # Inside the tree (git-ignored): the GPU machine keeps ignored build outputs
 # between calls, so a second call only rebuilds what changed.
 build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu}
-# The parallel checks need no Hopper kernels (CUTLASS takes most of a build):
-# their own build dir, configured without them.
+# The parallel checks need no Hopper kernels (CUTLASS takes most of a build),
+# and MLOPT_GPU_HOPPER=OFF leaves them out of any mode (a much shorter build
+# when device time is short; their tests skip, kSm90 is not timed): a build
+# dir of its own, configured without them.
 extra=()
-if [ "$mode" = parallel ]; then build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu-parallel}; extra=(-DMLOPT_HOPPER_KERNELS=OFF); fi
-# MLOPT_GPU_HOPPER=OFF: any mode without the Hopper kernels, a much shorter
-# build when device time is short (their tests skip, kSm90 is not timed).
-if [ "${MLOPT_GPU_HOPPER:-ON}" = OFF ]; then build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu-parallel}; extra=(-DMLOPT_HOPPER_KERNELS=OFF); fi
+if [ "$mode" = parallel ] || [ "${MLOPT_GPU_HOPPER:-ON}" = OFF ]; then
+  build=${MLOPT_GPU_BUILD_DIR:-$root/build-gpu-parallel}
+  extra=(-DMLOPT_HOPPER_KERNELS=OFF)
+fi
 mkdir -p "$out"
 cd "$root"
 

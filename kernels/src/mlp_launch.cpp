@@ -95,13 +95,26 @@ RowBlocks row_blocks(const MlpParams& p) {
 // launch that does not pay would cost the few-token calls it is meant for.
 constexpr int kPrefetchMaxTokens = 0;
 
-std::size_t bytes_of(int64_t elements) { return static_cast<std::size_t>(elements) * 2; }
-
 int current_device_attribute(cudaDeviceAttr attribute) {
   int device = 0, value = 0;
   MLOPT_CUDA_CHECK(cudaGetDevice(&device));
   MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
   return value;
+}
+
+// The weights and biases as L2 spans (a null bias: an empty span), in the
+// order the projections read them.
+struct WeightSpans {
+  detail::L2Span w_up, w_down, b_up, b_down;
+  std::size_t total() const { return w_up.bytes + w_down.bytes + b_up.bytes + b_down.bytes; }
+};
+WeightSpans weight_spans(const MlpParams& p) {
+  const auto bytes = [](int64_t elements) { return static_cast<std::size_t>(elements) * 2; };
+  const int64_t n_up = mlp_up_features(p);
+  return {{p.w_up, bytes(n_up * p.d_model)},
+          {p.w_down, bytes(int64_t{p.d_ff} * p.d_model)},
+          {p.b_up, p.b_up ? bytes(n_up) : 0},
+          {p.b_down, p.b_down ? bytes(p.d_model) : 0}};
 }
 
 // mlp.h (WeightPrefetch) says why and what. Half of the L2 at most: the
@@ -114,24 +127,13 @@ MlpPrefetchPlan prefetch_plan(const MlpParams& p, MlpImpl impl) {
                   (p.prefetch == WeightPrefetch::kAuto && p.tokens <= kPrefetchMaxTokens);
   if (!on) return plan;
   const auto budget = static_cast<std::size_t>(current_device_attribute(cudaDevAttrL2CacheSize)) / 2;
-  const std::size_t up = bytes_of(mlp_up_features(p) * p.d_model), down = bytes_of(int64_t{p.d_ff} * p.d_model);
-  const std::size_t biases = (p.b_up ? bytes_of(mlp_up_features(p)) : 0) + (p.b_down ? bytes_of(p.d_model) : 0);
-  if (up + down + biases <= budget) {
-    plan.before_up = up + down + biases;
+  const WeightSpans spans = weight_spans(p);
+  if (spans.total() <= budget) {
+    plan.before_up = spans.total();
   } else if (impl != MlpImpl::kDecode) {
-    plan.down_after_up = std::min(down, budget);
+    plan.down_after_up = std::min(spans.w_down.bytes, budget);
   }
   return plan;
-}
-
-// Everything before the up projection: w_up's requests go out first (the
-// up GEMM reads it first), then w_down, then the biases.
-void prefetch_all_weights(const MlpParams& p, cudaStream_t stream) {
-  detail::prefetch_to_l2({{p.w_up, bytes_of(mlp_up_features(p) * p.d_model)},
-                          {p.w_down, bytes_of(int64_t{p.d_ff} * p.d_model)},
-                          {p.b_up, p.b_up ? bytes_of(mlp_up_features(p)) : 0},
-                          {p.b_down, p.b_down ? bytes_of(p.d_model) : 0}},
-                         stream);
 }
 
 constexpr std::size_t kAlign = 256;
@@ -300,7 +302,10 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   const std::size_t lt_bytes = workspace_bytes - plan.lt_offset;
   // Not part of the plan: the workspace's size is known without a device.
   const MlpPrefetchPlan prefetch = prefetch_plan(p, plan.impl);
-  if (prefetch.before_up > 0) prefetch_all_weights(p, stream);
+  if (prefetch.before_up > 0) {
+    const WeightSpans w = weight_spans(p);
+    detail::prefetch_to_l2({w.w_up, w.w_down, w.b_up, w.b_down}, stream);  // w_up first: it is read first
+  }
   // Once the up projection's GEMM is enqueued: its own weights no longer
   // pass through L2 ahead of what is asked for here.
   const auto prefetch_down_head = [&] {
