@@ -146,6 +146,24 @@ float ulp_at(float magnitude, MlpDType dtype) {
   return std::ldexp(1.0f, exponent - 1 - mantissa_bits);
 }
 
+// The case's sizes and choices, with no pointers set.
+MlpParams params_of(const Case& c) {
+  MlpParams p;
+  p.tokens = c.tokens;
+  p.d_model = c.d_model;
+  p.d_ff = c.d_ff;
+  p.activation = c.activation;
+  p.gated = c.gated;
+  p.gate_up = c.packing;
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  p.impl = c.impl;
+  p.num_splits = c.num_splits;
+  p.row_block = c.row_block;
+  p.prefetch = c.prefetch;
+  return p;
+}
+
 void run_case(const Case& c, std::mt19937& rng) {
   SCOPED_TRACE(describe(c));
   const int64_t d = c.d_model, f = c.d_ff, n_up = c.gated ? 2 * f : f, tokens = c.tokens;
@@ -164,19 +182,7 @@ void run_case(const Case& c, std::mt19937& rng) {
   h.b_down = random_bits(d, 0.5f);
   h.residual = random_bits(tokens * d, 1.0f);
 
-  MlpParams p;
-  p.tokens = c.tokens;
-  p.d_model = c.d_model;
-  p.d_ff = c.d_ff;
-  p.activation = c.activation;
-  p.gated = c.gated;
-  p.gate_up = c.packing;
-  p.layout = c.layout;
-  p.dtype = c.dtype;
-  p.impl = c.impl;
-  p.num_splits = c.num_splits;
-  p.row_block = c.row_block;
-  p.prefetch = c.prefetch;
+  const MlpParams p = params_of(c);
 
   CudaStream stream;
   DeviceBuffer dx(h.x.size() * 2), dw_up(h.w_up.size() * 2), db_up(h.b_up.size() * 2), dw_down(h.w_down.size() * 2),
@@ -639,9 +645,11 @@ TEST(MlpGpu, CublasLtGatedScratchIsOneRowBlock) {
   EXPECT_EQ(mlp_workspace_sizes(p).scratch, 0u);
 }
 
-// The L2 prefetch before the up projection is a hint: with it forced on,
-// every implementation still matches the reference (plain and gated, both
-// layouts and dtypes, with and without biases, in a CUDA graph too).
+// The L2 weight prefetch is a hint: with it forced on, every
+// implementation still matches the reference (plain and gated, both
+// layouts and dtypes, with and without biases, in a CUDA graph too), both
+// where all weights are asked for before the up projection and where only
+// w_down's head is, between the projections.
 TEST(MlpGpu, WeightPrefetchKeepsResults) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
@@ -686,14 +694,12 @@ TEST(MlpGpu, WeightPrefetchKeepsResults) {
     c.tokens = 3;
     c.d_model = 2048;
     c.d_ff = 8192;
-    MlpParams planned = llama_7b_planning_params();
-    planned.d_model = c.d_model;
-    planned.d_ff = c.d_ff;
-    planned.gated = true;
-    planned.gate_up = c.packing;
-    planned.tokens = c.tokens;
-    planned.impl = impl;
-    planned.prefetch = WeightPrefetch::kOn;
+    const MlpParams placeholders = llama_7b_planning_params();
+    MlpParams planned = params_of(c);
+    planned.x = placeholders.x;
+    planned.w_up = placeholders.w_up;
+    planned.w_down = placeholders.w_down;
+    planned.out = placeholders.out;
     ASSERT_GT(mlp_prefetch_plan(planned).down_after_up, 0u) << describe(c);
     run_case(c, rng);
   }
