@@ -81,6 +81,7 @@ struct Options {
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
   bool prefetch = false;        // also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off
+  bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
 };
 
 // The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
@@ -284,6 +285,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     int row_block = 0;
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
     kernels::WeightPrefetch prefetch = kernels::WeightPrefetch::kAuto;
+    kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
@@ -302,7 +304,18 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       impls.push_back({std::string(name) + "-prefetch-off", impl, 0, 0, kernels::WeightPrefetch::kOff});
     }
   }
-  for (const auto& [name, impl, row_block, lt_algo, prefetch] : impls) {
+  if (o.overlap && m.gated) {
+    constexpr auto kAutoPrefetch = kernels::WeightPrefetch::kAuto;
+    impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kAutoPrefetch,
+                     kernels::RowBlockOverlap::kOn});
+    impls.push_back({"mlopt-cublaslt-overlap-off", kernels::MlpImpl::kCublasLt, 0, 0, kAutoPrefetch,
+                     kernels::RowBlockOverlap::kOff});
+    for (int rows : o.row_blocks) {
+      impls.push_back({"mlopt-cublaslt-rb" + std::to_string(rows) + "-overlap", kernels::MlpImpl::kCublasLt, rows, 0,
+                       kAutoPrefetch, kernels::RowBlockOverlap::kOn});
+    }
+  }
+  for (const auto& [name, impl, row_block, lt_algo, prefetch, overlap] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -312,7 +325,14 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       continue;
     }
     const auto blocks = [tokens](int rows) { return (tokens + rows - 1) / rows; };
-    if (row_block > 0 && blocks(row_block) == blocks(kernels::mlp_default_row_block())) {
+    if (overlap != kernels::RowBlockOverlap::kAuto &&
+        blocks(row_block > 0 ? row_block : kernels::mlp_default_row_block()) < 2) {
+      v.error = "not run: one row block, nothing to overlap";
+      c.variants.push_back(v);
+      continue;
+    }
+    if (row_block > 0 && overlap == kernels::RowBlockOverlap::kAuto &&
+        blocks(row_block) == blocks(kernels::mlp_default_row_block())) {
       v.error = "not run: as many row blocks as mlopt-cublaslt";
       c.variants.push_back(v);
       continue;
@@ -325,6 +345,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
       p.row_block = row_block;
       p.prefetch = prefetch;
+      p.overlap = overlap;
       if (sm90) {
         p.gate_up = kernels::GateUpPacking::kInterleaved;
         try {
@@ -495,6 +516,10 @@ void add_options(CLI::App& app, Options& o) {
                "Also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off (variants "
                "mlopt-cublaslt-prefetch-on/off, mlopt-decode-prefetch-on/off; the plain ones take MlpParams' "
                "automatic choice)");
+  app.add_flag("--overlap", o.overlap,
+               "Gated models, more than one row block: also time the cuBLASLt path with its row blocks on two "
+               "streams forced on and off (variants mlopt-cublaslt-overlap-on/off, and mlopt-cublaslt-rbN-overlap "
+               "for each --row-blocks N)");
   app.add_option("--lt-algos", o.lt_algos,
                  "Also time the cuBLASLt path on cuBLASLt's heuristic answers 1 .. N-1 for both GEMMs (variants "
                  "mlopt-cublaslt-algoI; answer 0 is what runs by default)")

@@ -14,6 +14,7 @@
 #include "mlopt/kernels/mlp.h"
 #include "mlp_dispatch.h"
 #include "mlp_sm90.h"
+#include "side_stream.h"
 
 namespace mlopt::kernels {
 
@@ -95,6 +96,14 @@ RowBlocks row_blocks(const MlpParams& p) {
 // launch that does not pay would cost the few-token calls it is meant for.
 constexpr int kPrefetchMaxTokens = 0;
 
+// Whether RowBlockOverlap::kAuto runs the row blocks on two streams. Off
+// until bench_mlp --overlap has timed it on a GPU: the aim is Llama-7B at
+// 16k tokens, where the GEMMs alone take 6.0 of the 6.37 ms that the op's
+// kernels take one after the other (the activation passes 4 x 90 us), and a
+// second stream could hide the passes behind the other block's GEMMs; it
+// costs one more stored block and cuBLASLt workspace.
+constexpr bool kAutoOverlap = false;
+
 int current_device_attribute(cudaDeviceAttr attribute) {
   int device = 0, value = 0;
   MLOPT_CUDA_CHECK(cudaGetDevice(&device));
@@ -168,6 +177,12 @@ struct Plan {
   // kCublasLt, gated, one row block: h is made in place in the stored
   // projection (row stride 2 d_ff), so the workspace holds no separate h.
   bool h_in_scratch = false;
+  // kCublasLt, gated, several row blocks on two streams (RowBlockOverlap):
+  // each block's h is made in place and projected down at once; scratch
+  // holds two blocks and the cuBLASLt workspace two workspaces, one of each
+  // per stream, `scratch_stride` bytes apart.
+  bool overlap = false;
+  std::size_t scratch_stride = 0;
 };
 
 Epilogue up_epilogue(const MlpParams& p, void* h) {
@@ -188,11 +203,45 @@ Epilogue down_epilogue(const MlpParams& p) {
   return e;
 }
 
+// The up projection's cuBLASLt matmul for `rows` tokens from `first` on,
+// into `d`, no activation (callers fuse one where cuBLASLt can).
+mlp_detail::LtMatmul up_matmul(const MlpParams& p, int64_t first, int rows, void* d) {
+  mlp_detail::LtMatmul up;
+  up.a = static_cast<const unsigned char*>(p.x) + first * p.d_model * 2;
+  up.w = p.w_up;
+  up.bias = p.b_up;
+  up.m = rows;
+  up.n = static_cast<int>(mlp_up_features(p));
+  up.k = p.d_model;
+  up.d = d;
+  return up;
+}
+
+// The down projection's cuBLASLt matmul of `rows` tokens from `first` on,
+// reading h at `h` with row stride `ldh` (0: d_ff); bias and residual in its
+// epilogue.
+mlp_detail::LtMatmul down_matmul(const MlpParams& p, int64_t first, int rows, const void* h, int64_t ldh) {
+  const int64_t offset = first * p.d_model * 2;
+  mlp_detail::LtMatmul down;
+  down.a = h;
+  down.lda = ldh;
+  down.w = p.w_down;
+  down.bias = p.b_down;
+  down.c = p.residual ? static_cast<const unsigned char*>(p.residual) + offset : nullptr;
+  down.d = static_cast<unsigned char*>(p.out) + offset;
+  down.m = rows;
+  down.n = p.d_model;
+  down.k = p.d_ff;
+  return down;
+}
+
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
   if (plan.impl == MlpImpl::kCublasLt) plan.up_blocks = p.gated ? row_blocks(p) : RowBlocks{p.tokens, 1};
-  plan.h_in_scratch = plan.impl == MlpImpl::kCublasLt && p.gated && plan.up_blocks.count == 1;
+  plan.overlap = plan.impl == MlpImpl::kCublasLt && p.gated && plan.up_blocks.count > 1 &&
+                 (p.overlap == RowBlockOverlap::kOn || (p.overlap == RowBlockOverlap::kAuto && kAutoOverlap));
+  plan.h_in_scratch = plan.impl == MlpImpl::kCublasLt && p.gated && (plan.up_blocks.count == 1 || plan.overlap);
   const std::size_t h_bytes =
       plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
@@ -227,6 +276,10 @@ Plan make_plan(const MlpParams& p) {
   }
   if (plan.impl == MlpImpl::kCublasLt && p.gated) {
     scratch = static_cast<std::size_t>(int64_t{plan.up_blocks.rows} * 2 * p.d_ff * 2);  // one block's [gate | up]
+    if (plan.overlap) {
+      plan.scratch_stride = aligned(scratch);
+      scratch = 2 * plan.scratch_stride;
+    }
   }
 #ifdef MLOPT_KERNELS_HAVE_SM90
   if (plan.impl == MlpImpl::kSm90) {
@@ -236,8 +289,48 @@ Plan make_plan(const MlpParams& p) {
   plan.h_offset = 0;
   plan.scratch_offset = h_bytes;
   plan.lt_offset = plan.scratch_offset + aligned(scratch);
-  plan.total = plan.lt_offset + (plan.uses_lt ? mlp_detail::kCublasLtWorkspaceBytes : 0);
+  const int lt_workspaces = plan.uses_lt ? (plan.overlap ? 2 : 1) : 0;
+  plan.total = plan.lt_offset + lt_workspaces * mlp_detail::kCublasLtWorkspaceBytes;
   return plan;
+}
+
+// The gated kCublasLt path's row blocks on two streams (Plan::overlap):
+// block b on the caller's stream (b even) or the side stream (b odd), each
+// stream with its own stored block and cuBLASLt workspace; per block the up
+// GEMM, h made in place, and the down GEMM of its rows (which touches no
+// other block's rows of out or residual). `down_prefetch`: bytes of w_down's
+// head to prefetch once the first up GEMM is enqueued.
+void run_overlapped_row_blocks(const MlpParams& p, const Plan& plan, unsigned char* workspace,
+                               std::size_t down_prefetch, cudaStream_t stream) {
+  const detail::SideStream* side = detail::side_stream_for(stream);
+  const cudaStream_t streams[2] = {stream, side ? side->stream : stream};
+  if (side) detail::fork_side_stream(*side, stream);
+  try {
+    const RowBlocks& blocks = plan.up_blocks;
+    for (int b = 0; b < blocks.count; ++b) {
+      const int s = b % 2;
+      const cudaStream_t on = streams[s];
+      void* scratch = workspace + plan.scratch_offset + s * plan.scratch_stride;
+      void* lt = workspace + plan.lt_offset + s * mlp_detail::kCublasLtWorkspaceBytes;
+      const int64_t first = int64_t{b} * blocks.rows;
+      const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
+      mlp_detail::cublaslt_matmul(up_matmul(p, first, rows, scratch), p.layout, p.dtype, on, lt,
+                                  mlp_detail::kCublasLtWorkspaceBytes);
+      if (b == 0 && down_prefetch > 0) detail::prefetch_to_l2({{p.w_down, down_prefetch}}, on);
+      mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, on);
+      mlp_detail::cublaslt_matmul(down_matmul(p, first, rows, scratch, 2 * int64_t{p.d_ff}), p.layout, p.dtype, on,
+                                  lt, mlp_detail::kCublasLtWorkspaceBytes);
+    }
+  } catch (...) {
+    // The caller's stream must not run ahead of work left on the side
+    // stream, whatever failed; the first error is the one reported.
+    if (side) {
+      cudaEventRecord(side->join, side->stream);
+      cudaStreamWaitEvent(stream, side->join, 0);
+    }
+    throw;
+  }
+  if (side) detail::join_side_stream(*side, stream);
 }
 
 void check_aligned(const char* name, const void* pointer, std::uintptr_t alignment = 16) {
@@ -312,15 +405,14 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
     if (prefetch.down_after_up > 0) detail::prefetch_to_l2({{p.w_down, prefetch.down_after_up}}, stream);
   };
 
+  if (plan.overlap) {
+    run_overlapped_row_blocks(p, plan, base, prefetch.down_after_up, stream);
+    return;
+  }
+
   // Up projection -> h [tokens, d_ff].
   if (plan.impl == MlpImpl::kCublasLt) {
-    mlp_detail::LtMatmul up;
-    up.w = p.w_up;
-    up.bias = p.b_up;
-    up.n = static_cast<int>(mlp_up_features(p));
-    up.k = p.d_model;
     const bool fused_activation = !p.gated && mlp_detail::cublaslt_fuses(p.activation);
-    up.activation = fused_activation ? p.activation : Activation::kNone;
     // Gated: [gate | up] of one row block at a time into the one scratch
     // block, activated into its rows of h; with one block, h is made in
     // place there (h and scratch are then the same address: h takes no
@@ -330,9 +422,8 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       const int64_t first = int64_t{b} * blocks.rows;
       const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
       auto* h_rows = static_cast<unsigned char*>(h) + first * p.d_ff * 2;
-      up.a = static_cast<const unsigned char*>(p.x) + first * p.d_model * 2;
-      up.m = rows;
-      up.d = p.gated ? scratch : h_rows;
+      mlp_detail::LtMatmul up = up_matmul(p, first, rows, p.gated ? scratch : h_rows);
+      up.activation = fused_activation ? p.activation : Activation::kNone;
       mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
       if (b == blocks.count - 1) prefetch_down_head();
       if (plan.h_in_scratch) {
@@ -365,16 +456,7 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   }
 
   // Down projection on cuBLASLt -> out [tokens, d_model], bias and residual in its epilogue.
-  mlp_detail::LtMatmul down;
-  down.a = h;
-  down.lda = plan.h_in_scratch ? 2 * int64_t{p.d_ff} : 0;
-  down.w = p.w_down;
-  down.bias = p.b_down;
-  down.c = p.residual;
-  down.d = p.out;
-  down.m = p.tokens;
-  down.n = p.d_model;
-  down.k = p.d_ff;
+  const auto down = down_matmul(p, 0, p.tokens, h, plan.h_in_scratch ? 2 * int64_t{p.d_ff} : 0);
   mlp_detail::cublaslt_matmul(down, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
 }
 

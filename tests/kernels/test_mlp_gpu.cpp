@@ -25,6 +25,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mlopt/kernels/cuda_check.h"
@@ -58,6 +59,7 @@ struct Case {
   bool residual_in_place = false;  // residual and out are one buffer
   bool graph = false;              // captured into a CUDA graph, which is launched twice
   WeightPrefetch prefetch = WeightPrefetch::kAuto;
+  RowBlockOverlap overlap = RowBlockOverlap::kAuto;
 };
 
 std::string describe(const Case& c) {
@@ -68,6 +70,7 @@ std::string describe(const Case& c) {
          " impl " + to_string(c.impl) + (c.num_splits ? " splits " + std::to_string(c.num_splits) : "") +
          (c.row_block ? " row block " + std::to_string(c.row_block) : "") +
          (c.prefetch != WeightPrefetch::kAuto ? std::string(" prefetch ") + to_string(c.prefetch) : "") +
+         (c.overlap != RowBlockOverlap::kAuto ? std::string(" overlap ") + to_string(c.overlap) : "") +
          (c.graph ? " in a CUDA graph" : "");
 }
 
@@ -161,6 +164,7 @@ MlpParams params_of(const Case& c) {
   p.num_splits = c.num_splits;
   p.row_block = c.row_block;
   p.prefetch = c.prefetch;
+  p.overlap = c.overlap;
   return p;
 }
 
@@ -643,6 +647,99 @@ TEST(MlpGpu, CublasLtGatedScratchIsOneRowBlock) {
   p.gated = false;  // plain: nothing stored besides h
   p.tokens = 16384;
   EXPECT_EQ(mlp_workspace_sizes(p).scratch, 0u);
+}
+
+// The gated cuBLASLt path's row blocks on two streams: an odd and an even
+// number of blocks, a short last block, one token per block, both packings,
+// layouts and dtypes, with and without biases, a residual in place (each
+// block's down GEMM adds only its own rows), with the L2 prefetch forced on,
+// and in a CUDA graph: captured on a thread that has a side stream already
+// (fork and join inside the graph) and on a fresh thread that has none (the
+// blocks then run on the caller's stream alone).
+TEST(MlpGpu, CublasLtRowBlocksOnTwoStreams) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(std::random_device{}());
+  struct Blocks {
+    int tokens, row_block;
+  };
+  int i = 0;
+  for (Blocks b : {Blocks{50, 7}, Blocks{64, 16}, Blocks{9, 1}, Blocks{1000, 300}, Blocks{600, 200}}) {
+    for (bool interleaved : {false, true}) {
+      Case c;
+      c.impl = MlpImpl::kCublasLt;
+      c.overlap = RowBlockOverlap::kOn;
+      c.gated = true;
+      c.activation = i % 2 ? Activation::kGeluErf : Activation::kSilu;
+      c.dtype = i % 3 ? kF16 : kBF16;
+      c.layout = interleaved ? WeightLayout::kInOut : WeightLayout::kOutIn;
+      c.packing = interleaved ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+      c.bias = i % 4 != 1;
+      c.residual = true;
+      c.residual_in_place = i % 2 == 0;
+      c.prefetch = b.row_block == 300 ? WeightPrefetch::kOn : WeightPrefetch::kAuto;
+      c.tokens = b.tokens;
+      c.row_block = b.row_block;
+      c.d_model = 136;
+      c.d_ff = 264;
+      run_case(c, rng);
+      ++i;
+    }
+  }
+  Case graphed;
+  graphed.impl = MlpImpl::kCublasLt;
+  graphed.overlap = RowBlockOverlap::kOn;
+  graphed.gated = true;
+  graphed.activation = Activation::kSilu;
+  graphed.residual = true;
+  graphed.graph = true;
+  graphed.tokens = 45;
+  graphed.row_block = 8;
+  graphed.d_model = 136;
+  graphed.d_ff = 264;
+  run_case(graphed, rng);  // this thread has had a side stream since the cases above
+  std::thread fresh([&] {
+    try {
+      MLOPT_CUDA_CHECK(cudaSetDevice(0));
+      std::mt19937 thread_rng(std::random_device{}());
+      run_case(graphed, thread_rng);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "on a fresh thread: " << e.what();
+    }
+  });
+  fresh.join();
+}
+
+// With the blocks on two streams, the workspace holds two stored blocks and
+// two cuBLASLt workspaces and no separate h; with one block, or forced off,
+// or not gated, nothing changes.
+TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
+  MlpParams p = llama_7b_planning_params();
+  p.gated = true;
+  p.impl = MlpImpl::kCublasLt;
+  p.tokens = 16384;
+  const auto one_stream = [&] {
+    MlpParams q = p;
+    q.overlap = RowBlockOverlap::kOff;
+    return mlp_workspace_sizes(q);
+  }();
+  p.overlap = RowBlockOverlap::kOn;
+  const auto two_streams = mlp_workspace_sizes(p);
+  EXPECT_EQ(two_streams.h, 0u);
+  EXPECT_EQ(two_streams.scratch, 2 * one_stream.scratch);
+  EXPECT_EQ(two_streams.cublaslt, 2 * one_stream.cublaslt);
+  EXPECT_EQ(two_streams.total, two_streams.scratch + two_streams.cublaslt);
+  EXPECT_GT(one_stream.h, 0u);
+  for (int tokens : {1, mlp_default_row_block()}) {  // one block: nothing to overlap
+    p.tokens = tokens;
+    MlpParams off = p;
+    off.overlap = RowBlockOverlap::kOff;
+    EXPECT_EQ(mlp_workspace_sizes(p).total, mlp_workspace_sizes(off).total) << tokens << " tokens";
+  }
+  p.tokens = 16384;
+  p.gated = false;
+  MlpParams off = p;
+  off.overlap = RowBlockOverlap::kOff;
+  EXPECT_EQ(mlp_workspace_sizes(p).total, mlp_workspace_sizes(off).total);
 }
 
 // The L2 weight prefetch is a hint: with it forced on, every

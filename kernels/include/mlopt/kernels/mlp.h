@@ -93,12 +93,28 @@ enum class MlpImpl {
 // compare). A hint only: results are the same either way.
 enum class WeightPrefetch { kAuto, kOff, kOn };
 
+// Whether the gated kCublasLt path, over more than one row block, runs the
+// blocks on two streams: block b's up GEMM, in-place activation and down
+// GEMM on the caller's stream (b even) or on a second stream (b odd), so
+// that one block's memory-bound activation pass overlaps the other's
+// compute-bound GEMMs rather than leaving the tensor cores idle between
+// them. Each stream has its own stored projection and cuBLASLt workspace
+// (the workspace grows by one block and 32 MiB; no separate h is kept). The
+// second stream is forked from and joined back into the caller's stream
+// (CUDA-graph capture sees one fork and one join); it is created the first
+// time a host thread asks on a device, and a call captured before that
+// runs the same blocks on the caller's stream alone. kAuto decides
+// (mlp_launch.cpp says how); kOn / kOff force it (benchmarks compare).
+// Results are the same either way.
+enum class RowBlockOverlap { kAuto, kOff, kOn };
+
 const char* to_string(MlpDType dtype);
 const char* to_string(Activation activation);
 const char* to_string(WeightLayout layout);
 const char* to_string(GateUpPacking packing);
 const char* to_string(MlpImpl impl);
 const char* to_string(WeightPrefetch prefetch);
+const char* to_string(RowBlockOverlap overlap);
 
 struct MlpParams {
   const void* x = nullptr;         // [tokens, d_model]
@@ -133,6 +149,9 @@ struct MlpParams {
   int row_block = 0;
   // L2 prefetch of the weights (mlp_prefetch_plan).
   WeightPrefetch prefetch = WeightPrefetch::kAuto;
+  // kCublasLt, gated, more than one row block: the blocks on two streams
+  // (RowBlockOverlap).
+  RowBlockOverlap overlap = RowBlockOverlap::kAuto;
 };
 
 // Output features of the up projection: d_ff, or 2 d_ff when gated.
