@@ -309,6 +309,9 @@ TEST(MlpReference, ValidateNamesTheProblem) {
   p.prefetch = static_cast<WeightPrefetch>(3);
   EXPECT_NE(message(p).find("unknown weight prefetch"), std::string::npos) << message(p);
   p = good;
+  p.overlap = static_cast<RowBlockOverlap>(5);
+  EXPECT_NE(message(p).find("unknown row-block overlap"), std::string::npos) << message(p);
+  p = good;
   p.gated = true;
   p.d_ff = 1 << 30;
   EXPECT_NE(message(p).find("too large for a gated MLP"), std::string::npos) << message(p);
@@ -329,4 +332,7 @@ TEST(MlpReference, EnumNames) {
   EXPECT_STREQ(to_string(WeightPrefetch::kAuto), "auto");
   EXPECT_STREQ(to_string(WeightPrefetch::kOff), "off");
   EXPECT_STREQ(to_string(WeightPrefetch::kOn), "on");
+  EXPECT_STREQ(to_string(RowBlockOverlap::kAuto), "auto");
+  EXPECT_STREQ(to_string(RowBlockOverlap::kOff), "off");
+  EXPECT_STREQ(to_string(RowBlockOverlap::kOn), "on");
 }
