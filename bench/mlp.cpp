@@ -80,7 +80,6 @@ struct Options {
   bool kernels = false;  // trace each variant's kernels (CUPTI) after timing it
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
-  bool prefetch = false;        // also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
 };
 
@@ -284,7 +283,6 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     kernels::MlpImpl impl;
     int row_block = 0;
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
-    kernels::WeightPrefetch prefetch = kernels::WeightPrefetch::kAuto;
     kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
@@ -297,25 +295,15 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   for (int algo = 1; algo < o.lt_algos; ++algo) {
     impls.push_back({"mlopt-cublaslt-algo" + std::to_string(algo), kernels::MlpImpl::kCublasLt, 0, algo});
   }
-  if (o.prefetch) {
-    for (auto [name, impl] : {std::pair{"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
-                              std::pair{"mlopt-decode", kernels::MlpImpl::kDecode}}) {
-      impls.push_back({std::string(name) + "-prefetch-on", impl, 0, 0, kernels::WeightPrefetch::kOn});
-      impls.push_back({std::string(name) + "-prefetch-off", impl, 0, 0, kernels::WeightPrefetch::kOff});
-    }
-  }
   if (o.overlap && m.gated) {
-    constexpr auto kAutoPrefetch = kernels::WeightPrefetch::kAuto;
-    impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kAutoPrefetch,
-                     kernels::RowBlockOverlap::kOn});
-    impls.push_back({"mlopt-cublaslt-overlap-off", kernels::MlpImpl::kCublasLt, 0, 0, kAutoPrefetch,
-                     kernels::RowBlockOverlap::kOff});
+    impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOn});
+    impls.push_back({"mlopt-cublaslt-overlap-off", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOff});
     for (int rows : o.row_blocks) {
       impls.push_back({"mlopt-cublaslt-rb" + std::to_string(rows) + "-overlap", kernels::MlpImpl::kCublasLt, rows, 0,
-                       kAutoPrefetch, kernels::RowBlockOverlap::kOn});
+                       kernels::RowBlockOverlap::kOn});
     }
   }
-  for (const auto& [name, impl, row_block, lt_algo, prefetch, overlap] : impls) {
+  for (const auto& [name, impl, row_block, lt_algo, overlap] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -344,7 +332,6 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       auto out = at::empty({tokens, m.d_model}, options);
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
       p.row_block = row_block;
-      p.prefetch = prefetch;
       p.overlap = overlap;
       if (sm90) {
         p.gate_up = kernels::GateUpPacking::kInterleaved;
@@ -512,10 +499,6 @@ void add_options(CLI::App& app, Options& o) {
                  "time (variants mlopt-cublaslt-rbN)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
-  app.add_flag("--prefetch", o.prefetch,
-               "Also time the cuBLASLt and decode paths with the L2 weight prefetch forced on and off (variants "
-               "mlopt-cublaslt-prefetch-on/off, mlopt-decode-prefetch-on/off; the plain ones take MlpParams' "
-               "automatic choice)");
   app.add_flag("--overlap", o.overlap,
                "Gated models, more than one row block: also time the cuBLASLt path with its row blocks on two "
                "streams forced on and off (variants mlopt-cublaslt-overlap-on/off, and mlopt-cublaslt-rbN-overlap "

@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "l2_prefetch.h"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlp_dispatch.h"
@@ -91,17 +90,18 @@ RowBlocks row_blocks(const MlpParams& p) {
   return b;
 }
 
-// WeightPrefetch::kAuto prefetches up to this many tokens. 0 (kAuto never
-// prefetches) until bench_mlp --prefetch has timed it on a GPU: an extra
-// launch that does not pay would cost the few-token calls it is meant for.
-constexpr int kPrefetchMaxTokens = 0;
-
-// Whether RowBlockOverlap::kAuto runs the row blocks on two streams. Off
-// until bench_mlp --overlap has timed it on a GPU: the aim is Llama-7B at
-// 16k tokens, where the GEMMs alone take 6.0 of the 6.37 ms that the op's
-// kernels take one after the other (the activation passes 4 x 90 us), and a
-// second stream could hide the passes behind the other block's GEMMs; it
-// costs one more stored block and cuBLASLt workspace.
+// Whether RowBlockOverlap::kAuto runs the row blocks on two streams. The
+// aim was Llama-7B at 16k tokens, where the GEMMs alone take 6.0 of the 6.37
+// ms that the op's kernels take one after the other (the activation passes
+// 4 x 90 us), by hiding the passes behind the other block's GEMMs. Measured
+// on an H100 (2026-12-06, bench_mlp --overlap, two runs,
+// bench/results/mlp-overlap-16k-h100-2026-12-06.json and
+// mlp-prefetch-overlap-h100-2026-12-06.json): 6.47 / 6.77 ms on two streams
+// against 6.44 / 6.71 ms for the one-stream path timed before it and 6.81 /
+// 7.14 ms timed after it, i.e. within the GPU's drift over a run (its
+// clocks move the same configuration by 5%); no gain shown, so kAuto keeps
+// one stream. It stores less (344 instead of 516 MiB at 16k tokens: no
+// separate h), which kOn offers.
 constexpr bool kAutoOverlap = false;
 
 int current_device_attribute(cudaDeviceAttr attribute) {
@@ -109,40 +109,6 @@ int current_device_attribute(cudaDeviceAttr attribute) {
   MLOPT_CUDA_CHECK(cudaGetDevice(&device));
   MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
   return value;
-}
-
-// The weights and biases as L2 spans (a null bias: an empty span), in the
-// order the projections read them.
-struct WeightSpans {
-  detail::L2Span w_up, w_down, b_up, b_down;
-  std::size_t total() const { return w_up.bytes + w_down.bytes + b_up.bytes + b_down.bytes; }
-};
-WeightSpans weight_spans(const MlpParams& p) {
-  const auto bytes = [](int64_t elements) { return static_cast<std::size_t>(elements) * 2; };
-  const int64_t n_up = mlp_up_features(p);
-  return {{p.w_up, bytes(n_up * p.d_model)},
-          {p.w_down, bytes(int64_t{p.d_ff} * p.d_model)},
-          {p.b_up, p.b_up ? bytes(n_up) : 0},
-          {p.b_down, p.b_down ? bytes(p.d_model) : 0}};
-}
-
-// mlp.h (WeightPrefetch) says why and what. Half of the L2 at most: the
-// rest holds x, h and whatever the model reads next. kDecode runs both
-// projections in one launch, so there is no point between them to ask for
-// the down projection's weights.
-MlpPrefetchPlan prefetch_plan(const MlpParams& p, MlpImpl impl) {
-  MlpPrefetchPlan plan;
-  const bool on = p.prefetch == WeightPrefetch::kOn ||
-                  (p.prefetch == WeightPrefetch::kAuto && p.tokens <= kPrefetchMaxTokens);
-  if (!on) return plan;
-  const auto budget = static_cast<std::size_t>(current_device_attribute(cudaDevAttrL2CacheSize)) / 2;
-  const WeightSpans spans = weight_spans(p);
-  if (spans.total() <= budget) {
-    plan.before_up = spans.total();
-  } else if (impl != MlpImpl::kDecode) {
-    plan.down_after_up = std::min(spans.w_down.bytes, budget);
-  }
-  return plan;
 }
 
 constexpr std::size_t kAlign = 256;
@@ -298,10 +264,8 @@ Plan make_plan(const MlpParams& p) {
 // block b on the caller's stream (b even) or the side stream (b odd), each
 // stream with its own stored block and cuBLASLt workspace; per block the up
 // GEMM, h made in place, and the down GEMM of its rows (which touches no
-// other block's rows of out or residual). `down_prefetch`: bytes of w_down's
-// head to prefetch once the first up GEMM is enqueued.
-void run_overlapped_row_blocks(const MlpParams& p, const Plan& plan, unsigned char* workspace,
-                               std::size_t down_prefetch, cudaStream_t stream) {
+// other block's rows of out or residual).
+void run_overlapped_row_blocks(const MlpParams& p, const Plan& plan, unsigned char* workspace, cudaStream_t stream) {
   const detail::SideStream* side = detail::side_stream_for(stream);
   const cudaStream_t streams[2] = {stream, side ? side->stream : stream};
   if (side) detail::fork_side_stream(*side, stream);
@@ -316,7 +280,6 @@ void run_overlapped_row_blocks(const MlpParams& p, const Plan& plan, unsigned ch
       const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
       mlp_detail::cublaslt_matmul(up_matmul(p, first, rows, scratch), p.layout, p.dtype, on, lt,
                                   mlp_detail::kCublasLtWorkspaceBytes);
-      if (b == 0 && down_prefetch > 0) detail::prefetch_to_l2({{p.w_down, down_prefetch}}, on);
       mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, on);
       mlp_detail::cublaslt_matmul(down_matmul(p, first, rows, scratch, 2 * int64_t{p.d_ff}), p.layout, p.dtype, on,
                                   lt, mlp_detail::kCublasLtWorkspaceBytes);
@@ -347,13 +310,6 @@ int mlp_default_row_block() { return kDefaultRowBlock; }
 MlpImpl mlp_chosen_impl(const MlpParams& params) {
   validate(params);
   return choose(params);
-}
-
-int mlp_prefetch_max_tokens() { return kPrefetchMaxTokens; }
-
-MlpPrefetchPlan mlp_prefetch_plan(const MlpParams& params) {
-  validate(params);
-  return prefetch_plan(params, choose(params));
 }
 
 std::size_t mlp_workspace_bytes(const MlpParams& params) {
@@ -393,20 +349,8 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   void* scratch = base + plan.scratch_offset;
   void* lt_workspace = base + plan.lt_offset;
   const std::size_t lt_bytes = workspace_bytes - plan.lt_offset;
-  // Not part of the plan: the workspace's size is known without a device.
-  const MlpPrefetchPlan prefetch = prefetch_plan(p, plan.impl);
-  if (prefetch.before_up > 0) {
-    const WeightSpans w = weight_spans(p);
-    detail::prefetch_to_l2({w.w_up, w.w_down, w.b_up, w.b_down}, stream);  // w_up first: it is read first
-  }
-  // Once the up projection's GEMM is enqueued: its own weights no longer
-  // pass through L2 ahead of what is asked for here.
-  const auto prefetch_down_head = [&] {
-    if (prefetch.down_after_up > 0) detail::prefetch_to_l2({{p.w_down, prefetch.down_after_up}}, stream);
-  };
-
   if (plan.overlap) {
-    run_overlapped_row_blocks(p, plan, base, prefetch.down_after_up, stream);
+    run_overlapped_row_blocks(p, plan, base, stream);
     return;
   }
 
@@ -425,7 +369,6 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       mlp_detail::LtMatmul up = up_matmul(p, first, rows, p.gated ? scratch : h_rows);
       up.activation = fused_activation ? p.activation : Activation::kNone;
       mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-      if (b == blocks.count - 1) prefetch_down_head();
       if (plan.h_in_scratch) {
         mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, stream);
       } else if (!fused_activation) {
@@ -436,7 +379,6 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
 #ifdef MLOPT_KERNELS_HAVE_SM90
     mlp_detail::run_sm90_up(mlp_detail::sm90_up_args(p, h), p.dtype, scratch, plan.lt_offset - plan.scratch_offset,
                             stream);
-    prefetch_down_head();
 #else
     throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
 #endif
@@ -452,7 +394,6 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       return;
     }
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
-    prefetch_down_head();
   }
 
   // Down projection on cuBLASLt -> out [tokens, d_model], bias and residual in its epilogue.

@@ -34,7 +34,6 @@
 #include "mlopt/kernels/half_bits.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlopt/kernels/poison.h"
-#include "l2_prefetch.h"  // internal: the L2 prefetch launch
 #include "mlp_sm90.h"     // internal: the Hopper path's configurations (Sm90GemmConfig)
 
 using namespace mlopt::kernels;
@@ -58,7 +57,6 @@ struct Case {
   int row_block = 0;               // MlpParams::row_block (0: the default)
   bool residual_in_place = false;  // residual and out are one buffer
   bool graph = false;              // captured into a CUDA graph, which is launched twice
-  WeightPrefetch prefetch = WeightPrefetch::kAuto;
   RowBlockOverlap overlap = RowBlockOverlap::kAuto;
 };
 
@@ -69,7 +67,6 @@ std::string describe(const Case& c) {
          " tokens " + std::to_string(c.tokens) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " impl " + to_string(c.impl) + (c.num_splits ? " splits " + std::to_string(c.num_splits) : "") +
          (c.row_block ? " row block " + std::to_string(c.row_block) : "") +
-         (c.prefetch != WeightPrefetch::kAuto ? std::string(" prefetch ") + to_string(c.prefetch) : "") +
          (c.overlap != RowBlockOverlap::kAuto ? std::string(" overlap ") + to_string(c.overlap) : "") +
          (c.graph ? " in a CUDA graph" : "");
 }
@@ -163,7 +160,6 @@ MlpParams params_of(const Case& c) {
   p.impl = c.impl;
   p.num_splits = c.num_splits;
   p.row_block = c.row_block;
-  p.prefetch = c.prefetch;
   p.overlap = c.overlap;
   return p;
 }
@@ -652,8 +648,7 @@ TEST(MlpGpu, CublasLtGatedScratchIsOneRowBlock) {
 // The gated cuBLASLt path's row blocks on two streams: an odd and an even
 // number of blocks, a short last block, one token per block, both packings,
 // layouts and dtypes, with and without biases, a residual in place (each
-// block's down GEMM adds only its own rows), with the L2 prefetch forced on,
-// and in a CUDA graph: captured on a thread that has a side stream already
+// block's down GEMM adds only its own rows), and in a CUDA graph: captured on a thread that has a side stream already
 // (fork and join inside the graph) and on a fresh thread that has none (the
 // blocks then run on the caller's stream alone).
 TEST(MlpGpu, CublasLtRowBlocksOnTwoStreams) {
@@ -676,7 +671,6 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreams) {
       c.bias = i % 4 != 1;
       c.residual = true;
       c.residual_in_place = i % 2 == 0;
-      c.prefetch = b.row_block == 300 ? WeightPrefetch::kOn : WeightPrefetch::kAuto;
       c.tokens = b.tokens;
       c.row_block = b.row_block;
       c.d_model = 136;
@@ -740,144 +734,6 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
   MlpParams off = p;
   off.overlap = RowBlockOverlap::kOff;
   EXPECT_EQ(mlp_workspace_sizes(p).total, mlp_workspace_sizes(off).total);
-}
-
-// The L2 weight prefetch is a hint: with it forced on, every
-// implementation still matches the reference (plain and gated, both
-// layouts and dtypes, with and without biases, in a CUDA graph too), both
-// where all weights are asked for before the up projection and where only
-// w_down's head is, between the projections.
-TEST(MlpGpu, WeightPrefetchKeepsResults) {
-  SKIP_WITHOUT_GPU();
-  std::mt19937 rng(std::random_device{}());
-  int i = 0;
-  for (MlpImpl impl : kImpls) {
-    if (impl == MlpImpl::kSm90 && !sm90_here()) continue;
-    for (int tokens : {1, 16, 100}) {
-      for (bool gated : {false, true}) {
-        Case c;
-        c.impl = impl;
-        c.prefetch = WeightPrefetch::kOn;
-        c.gated = gated;
-        c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
-        c.packing = gated && (impl == MlpImpl::kSm90 || i % 2) ? GateUpPacking::kInterleaved
-                                                                : GateUpPacking::kConcatenated;
-        c.layout = i % 2 ? WeightLayout::kInOut : WeightLayout::kOutIn;
-        c.dtype = i % 3 ? kF16 : kBF16;
-        c.bias = i % 4 != 1;
-        c.residual = true;
-        c.graph = tokens == 16 && gated;
-        c.tokens = tokens;
-        c.d_model = 136;
-        c.d_ff = 264;
-        run_case(c, rng);
-        ++i;
-      }
-    }
-  }
-  // Weights larger than half of the L2 (100 MB): the head of w_down is
-  // asked for between the projections (kDecode has no such point).
-  for (MlpImpl impl : {MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90}) {
-    if (impl == MlpImpl::kSm90 && !sm90_here()) continue;
-    Case c;
-    c.impl = impl;
-    c.prefetch = WeightPrefetch::kOn;
-    c.gated = true;
-    c.activation = Activation::kSilu;
-    c.packing = impl == MlpImpl::kSm90 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
-    c.dtype = impl == MlpImpl::kFused ? kF16 : kBF16;
-    c.residual = true;
-    c.graph = impl == MlpImpl::kCublasLt;
-    c.tokens = 3;
-    c.d_model = 2048;
-    c.d_ff = 8192;
-    const MlpParams placeholders = llama_7b_planning_params();
-    MlpParams planned = params_of(c);
-    planned.x = placeholders.x;
-    planned.w_up = placeholders.w_up;
-    planned.w_down = placeholders.w_down;
-    planned.out = placeholders.out;
-    ASSERT_GT(mlp_prefetch_plan(planned).down_after_up, 0u) << describe(c);
-    run_case(c, rng);
-  }
-}
-
-// kAuto prefetches for few tokens: GPT-2 small's weights (9.4 MB) all
-// before the up projection, as they fit in half of the L2; of Llama-7B's
-// (270 MB, more than any L2 so far) only the head of the down projection's
-// weight, half of the L2's worth, once the up GEMM is enqueued, and nothing
-// for kDecode (both projections in one launch). kOn and kOff are kept
-// whatever the size.
-TEST(MlpGpu, WeightPrefetchPlan) {
-  SKIP_WITHOUT_GPU();
-  int device = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  const auto half_l2 = static_cast<std::size_t>(device_properties(device).l2_cache_bytes / 2);
-  ASSERT_GT(half_l2, 0u);
-  const int max_tokens = mlp_prefetch_max_tokens();
-  ASSERT_GE(max_tokens, 0);
-  MlpParams gpt2 = llama_7b_planning_params();
-  gpt2.d_model = 768;
-  gpt2.d_ff = 3072;
-  const std::size_t gpt2_weights = std::size_t{2} * 768 * 3072 * 2;
-  MlpParams llama = llama_7b_planning_params();
-  llama.gated = true;
-  const std::size_t llama_down = std::size_t{11008} * 4096 * 2;
-  const auto expect = [](const MlpParams& p, std::size_t before_up, std::size_t down_after_up) {
-    const MlpPrefetchPlan plan = mlp_prefetch_plan(p);
-    EXPECT_EQ(plan.before_up, before_up) << p.d_model << " tokens " << p.tokens << " " << to_string(p.prefetch);
-    EXPECT_EQ(plan.down_after_up, down_after_up) << p.d_model << " tokens " << p.tokens << " " << to_string(p.prefetch);
-  };
-  for (int tokens : {1, 16, std::max(max_tokens, 1), max_tokens + 1, 16384}) {
-    gpt2.tokens = llama.tokens = tokens;
-    for (WeightPrefetch mode : {WeightPrefetch::kAuto, WeightPrefetch::kOn, WeightPrefetch::kOff}) {
-      gpt2.prefetch = llama.prefetch = mode;
-      const bool on = mode == WeightPrefetch::kOn || (mode == WeightPrefetch::kAuto && tokens <= max_tokens);
-      const bool gpt2_fits = gpt2_weights <= half_l2;
-      expect(gpt2, on && gpt2_fits ? gpt2_weights : 0, on && !gpt2_fits ? std::min(std::size_t{768} * 3072 * 2, half_l2) : 0);
-      expect(llama, 0, on ? std::min(llama_down, half_l2) : 0);
-      MlpParams decode = llama;
-      decode.impl = MlpImpl::kDecode;
-      expect(decode, 0, 0);
-    }
-  }
-  // Biases are asked for with the weights.
-  static int bias = 0;
-  gpt2.b_up = gpt2.b_down = &bias;
-  gpt2.tokens = 1;
-  gpt2.prefetch = WeightPrefetch::kOn;
-  if (gpt2_weights + (3072 + 768) * 2 <= half_l2) expect(gpt2, gpt2_weights + (3072 + 768) * 2, 0);
-}
-
-// The prefetch launch over spans of sizes that are not multiples of its
-// request size (or of 16 bytes), skipping null and empty ones, leaves the
-// data as it was and no CUDA error behind; bad spans are refused by name.
-TEST(L2Prefetch, OddSpansLeaveDataIntact) {
-  SKIP_WITHOUT_GPU();
-  const std::size_t big = (std::size_t{1} << 20) + 48;
-  DeviceBuffer a(big), b(2064), c(40);
-  std::vector<uint16_t> host(big / 2);
-  for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<uint16_t>(i * 2654435761u >> 7);
-  upload(a, host);
-  CudaStream stream;
-  detail::prefetch_to_l2({{a.ptr, big}, {b.ptr, 2064}, {nullptr, 4096}, {c.ptr, 40}}, stream.get());
-  detail::prefetch_to_l2({{b.ptr, 0}}, stream.get());  // nothing to do: no launch
-  stream.synchronize();
-  MLOPT_CUDA_CHECK(cudaGetLastError());
-  std::vector<uint16_t> back(host.size());
-  MLOPT_CUDA_CHECK(cudaMemcpy(back.data(), a.ptr, big, cudaMemcpyDeviceToHost));
-  EXPECT_EQ(back, host);
-  const auto message = [&](std::initializer_list<detail::L2Span> spans) -> std::string {
-    try {
-      detail::prefetch_to_l2(spans, stream.get());
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
-  EXPECT_NE(message({{a.ptr, 16}, {a.ptr, 16}, {a.ptr, 16}, {a.ptr, 16}, {a.ptr, 16}}).find("at most 4 spans"),
-            std::string::npos);
-  EXPECT_NE(message({{static_cast<char*>(a.ptr) + 8, 64}}).find("16-byte aligned"), std::string::npos);
 }
 
 // The decode kernel is one cooperative launch with grid barriers: it must

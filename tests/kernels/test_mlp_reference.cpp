@@ -306,9 +306,6 @@ TEST(MlpReference, ValidateNamesTheProblem) {
   p.row_block = -3;
   EXPECT_NE(message(p).find("row_block must be >= 0"), std::string::npos) << message(p);
   p = good;
-  p.prefetch = static_cast<WeightPrefetch>(3);
-  EXPECT_NE(message(p).find("unknown weight prefetch"), std::string::npos) << message(p);
-  p = good;
   p.overlap = static_cast<RowBlockOverlap>(5);
   EXPECT_NE(message(p).find("unknown row-block overlap"), std::string::npos) << message(p);
   p = good;
@@ -329,9 +326,6 @@ TEST(MlpReference, EnumNames) {
   EXPECT_STREQ(to_string(GateUpPacking::kInterleaved), "interleaved");
   EXPECT_STREQ(to_string(MlpImpl::kCublasLt), "cublaslt");
   EXPECT_STREQ(to_string(MlpDType::kBFloat16), "bf16");
-  EXPECT_STREQ(to_string(WeightPrefetch::kAuto), "auto");
-  EXPECT_STREQ(to_string(WeightPrefetch::kOff), "off");
-  EXPECT_STREQ(to_string(WeightPrefetch::kOn), "on");
   EXPECT_STREQ(to_string(RowBlockOverlap::kAuto), "auto");
   EXPECT_STREQ(to_string(RowBlockOverlap::kOff), "off");
   EXPECT_STREQ(to_string(RowBlockOverlap::kOn), "on");

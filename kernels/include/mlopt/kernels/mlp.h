@@ -79,20 +79,6 @@ enum class MlpImpl {
   kSm90,
 };
 
-// Whether a call asks the GPU's L2 cache to fetch weights ahead of the
-// GEMMs that read them (one extra launch of bulk prefetches, spread over
-// the SMs). Few tokens leave a GEMM waiting on DRAM round trips rather than
-// on DRAM bandwidth; asked for at once, weights arrive at full DRAM speed
-// while the GEMMs start, which then read them from L2 or from fills in
-// flight. What is fetched, and when, is mlp_prefetch_plan's: all weights
-// before the up projection when they fit in half of the L2 (GPT-2 small:
-// 9.4 MB), else the head of the down projection's weight once the up GEMM
-// is enqueued (it would be evicted by the up projection's own weights if
-// asked for earlier). kAuto does it up to mlp_prefetch_max_tokens tokens
-// (mlp_launch.cpp says why that many); kOn / kOff force it (benchmarks
-// compare). A hint only: results are the same either way.
-enum class WeightPrefetch { kAuto, kOff, kOn };
-
 // Whether the gated kCublasLt path, over more than one row block, runs the
 // blocks on two streams: block b's up GEMM, in-place activation and down
 // GEMM on the caller's stream (b even) or on a second stream (b odd), so
@@ -113,7 +99,6 @@ const char* to_string(Activation activation);
 const char* to_string(WeightLayout layout);
 const char* to_string(GateUpPacking packing);
 const char* to_string(MlpImpl impl);
-const char* to_string(WeightPrefetch prefetch);
 const char* to_string(RowBlockOverlap overlap);
 
 struct MlpParams {
@@ -147,8 +132,6 @@ struct MlpParams {
   // (tests use small ones). The blocks are of equal size (ceil(tokens / n)
   // blocks): a short last block would read the weights again for few rows.
   int row_block = 0;
-  // L2 prefetch of the weights (mlp_prefetch_plan).
-  WeightPrefetch prefetch = WeightPrefetch::kAuto;
   // kCublasLt, gated, more than one row block: the blocks on two streams
   // (RowBlockOverlap).
   RowBlockOverlap overlap = RowBlockOverlap::kAuto;
@@ -182,19 +165,6 @@ int mlp_default_row_block();
 
 // The implementation kAuto picks for these params on the current device.
 MlpImpl mlp_chosen_impl(const MlpParams& params);
-
-// The most tokens for which WeightPrefetch::kAuto prefetches.
-// mlp_launch.cpp says why (0 for now: kAuto never prefetches).
-int mlp_prefetch_max_tokens();
-
-// What mlp_forward asks the L2 to prefetch for these params on the current
-// device (MlpParams::prefetch; kAuto decides from the token count). At most
-// one of the two is non-zero. Validates first.
-struct MlpPrefetchPlan {
-  std::size_t before_up = 0;      // bytes: every weight and bias, before the up projection
-  std::size_t down_after_up = 0;  // bytes: the head of w_down, once the up projection's GEMM is enqueued
-};
-MlpPrefetchPlan mlp_prefetch_plan(const MlpParams& params);
 
 // Scratch memory (device) the call needs on the current device: h
 // ([tokens, d_ff] in dtype), split-K partials, the stored projection of the
