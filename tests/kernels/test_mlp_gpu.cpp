@@ -568,6 +568,34 @@ MlpParams llama_7b_planning_params() {
   return p;
 }
 
+namespace {
+
+struct RowBlocks {
+  int tokens, row_block;
+};
+
+// A gated cuBLASLt case over row blocks, with a residual: the activation,
+// dtype and whether the residual is added in place vary with the case
+// number i; interleaved packing goes with the [in, out] layout.
+Case gated_row_block_case(int i, RowBlocks b, bool interleaved) {
+  Case c;
+  c.impl = MlpImpl::kCublasLt;
+  c.gated = true;
+  c.activation = i % 2 ? Activation::kGeluErf : Activation::kSilu;
+  c.dtype = i % 3 ? kF16 : kBF16;
+  c.layout = interleaved ? WeightLayout::kInOut : WeightLayout::kOutIn;
+  c.packing = interleaved ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+  c.residual = true;
+  c.residual_in_place = i % 2 == 0;
+  c.tokens = b.tokens;
+  c.row_block = b.row_block;
+  c.d_model = 136;
+  c.d_ff = 264;
+  return c;
+}
+
+}  // namespace
+
 // The gated cuBLASLt path makes and activates [gate | up] one row block
 // at a time in one reused buffer: blocks that do not divide the tokens, one
 // token per block, one block covering everything, both packings and
@@ -576,28 +604,13 @@ MlpParams llama_7b_planning_params() {
 TEST(MlpGpu, CublasLtGatedRowBlocks) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
-  struct Blocks {
-    int tokens, row_block;
-  };
   int i = 0;
-  for (Blocks b : {Blocks{50, 7}, Blocks{9, 1}, Blocks{40, 64}, Blocks{1000, 300}, Blocks{257, 128}}) {
+  for (RowBlocks b : {RowBlocks{50, 7}, RowBlocks{9, 1}, RowBlocks{40, 64}, RowBlocks{1000, 300}, RowBlocks{257, 128}}) {
     for (bool interleaved : {false, true}) {
-      Case c;
-      c.impl = MlpImpl::kCublasLt;
-      c.gated = true;
-      c.activation = i % 2 ? Activation::kGeluErf : Activation::kSilu;
-      c.dtype = i % 3 ? kF16 : kBF16;
-      c.layout = interleaved ? WeightLayout::kInOut : WeightLayout::kOutIn;
-      c.packing = interleaved ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
-      c.residual = true;
+      Case c = gated_row_block_case(i++, b, interleaved);
       c.graph = b.row_block == 7;
-      c.residual_in_place = i % 2 == 0 && !c.graph;  // a replay would add the residual twice
-      c.tokens = b.tokens;
-      c.row_block = b.row_block;
-      c.d_model = 136;
-      c.d_ff = 264;
+      c.residual_in_place = c.residual_in_place && !c.graph;  // a replay would add the residual twice
       run_case(c, rng);
-      ++i;
     }
   }
   // One block, h made in place: d_ff past one segment of the in-place pass
@@ -648,48 +661,26 @@ TEST(MlpGpu, CublasLtGatedScratchIsOneRowBlock) {
 // The gated cuBLASLt path's row blocks on two streams: an odd and an even
 // number of blocks, a short last block, one token per block, both packings,
 // layouts and dtypes, with and without biases, a residual in place (each
-// block's down GEMM adds only its own rows), and in a CUDA graph: captured on a thread that has a side stream already
-// (fork and join inside the graph) and on a fresh thread that has none (the
-// blocks then run on the caller's stream alone).
+// block's down GEMM adds only its own rows), and in a CUDA graph: captured
+// on a thread that has a side stream already (fork and join inside the
+// graph) and on a fresh thread that has none (the blocks then run on the
+// caller's stream alone).
 TEST(MlpGpu, CublasLtRowBlocksOnTwoStreams) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
-  struct Blocks {
-    int tokens, row_block;
-  };
   int i = 0;
-  for (Blocks b : {Blocks{50, 7}, Blocks{64, 16}, Blocks{9, 1}, Blocks{1000, 300}, Blocks{600, 200}}) {
+  for (RowBlocks b : {RowBlocks{50, 7}, RowBlocks{64, 16}, RowBlocks{9, 1}, RowBlocks{1000, 300}, RowBlocks{600, 200}}) {
     for (bool interleaved : {false, true}) {
-      Case c;
-      c.impl = MlpImpl::kCublasLt;
+      Case c = gated_row_block_case(i, b, interleaved);
       c.overlap = RowBlockOverlap::kOn;
-      c.gated = true;
-      c.activation = i % 2 ? Activation::kGeluErf : Activation::kSilu;
-      c.dtype = i % 3 ? kF16 : kBF16;
-      c.layout = interleaved ? WeightLayout::kInOut : WeightLayout::kOutIn;
-      c.packing = interleaved ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
-      c.bias = i % 4 != 1;
-      c.residual = true;
-      c.residual_in_place = i % 2 == 0;
-      c.tokens = b.tokens;
-      c.row_block = b.row_block;
-      c.d_model = 136;
-      c.d_ff = 264;
+      c.bias = i++ % 4 != 1;
       run_case(c, rng);
-      ++i;
     }
   }
-  Case graphed;
-  graphed.impl = MlpImpl::kCublasLt;
+  Case graphed = gated_row_block_case(0, RowBlocks{45, 8}, false);
   graphed.overlap = RowBlockOverlap::kOn;
-  graphed.gated = true;
-  graphed.activation = Activation::kSilu;
-  graphed.residual = true;
+  graphed.residual_in_place = false;  // a replay would add the residual twice
   graphed.graph = true;
-  graphed.tokens = 45;
-  graphed.row_block = 8;
-  graphed.d_model = 136;
-  graphed.d_ff = 264;
   run_case(graphed, rng);  // this thread has had a side stream since the cases above
   std::thread fresh([&] {
     try {
