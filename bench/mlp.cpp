@@ -81,6 +81,7 @@ struct Options {
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
+  int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
 
 // The op's packed weights ([out, in] or [in, out]; gated w_up = [gate; up]).
@@ -92,7 +93,8 @@ struct Variant {
   std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90", "mlopt-cublaslt-rbN"
   bool ours = false;
   std::string error;  // did not run (why)
-  std::vector<double> samples_ms;
+  std::vector<double> samples_ms;   // every round's
+  std::vector<double> round_medians_ms;  // one per timing round
   LatencyStats stats;
   double tflops = 0;
   std::size_t intermediate_bytes = 0;  // written between the two projections (and split partial sums)
@@ -197,13 +199,6 @@ kernels::MlpParams kernel_params(const Model& m, const Weights& w, const at::Ten
 // Set by --kernels: each variant's kernels are traced after its timing.
 bool g_trace_kernels = false;
 
-void time_variant(const Bench& b, Variant& v, double flops, const std::function<void()>& launch) {
-  v.samples_ms = b.time(launch);
-  v.stats = summarize(v.samples_ms);
-  v.tflops = flops / (v.stats.median_ms * 1e-3) / 1e12;
-  if (g_trace_kernels) v.breakdown = kernel_breakdown(b.stream, launch, b.flusher.get());
-}
-
 void check_against(Variant& v, const at::Tensor& ours, const at::Tensor& reference, at::ScalarType dtype) {
   const auto ref = reference.to(at::kFloat);
   const double scale = ref.abs().max().item<double>();
@@ -231,6 +226,43 @@ struct ForcedLtAlgo {
   ForcedLtAlgo& operator=(const ForcedLtAlgo&) = delete;
 };
 
+// A variant of a case, set up and checked, waiting to be timed: its index
+// in Case::variants and the call to time (which owns what it needs).
+struct Timed {
+  std::size_t variant = 0;
+  std::function<void()> launch;
+};
+
+// Times a case's variants in `rounds` interleaved rounds (each round calls
+// every variant in turn, warm-up + iters calls each: A B C A B C ...), so
+// that the GPU's clock drift over the case, which moves a 16k-token Llama
+// MLP by 5% within a run, falls on every variant alike rather than on
+// whichever was timed last. The median is over all rounds' samples. A
+// variant that fails keeps its error and is left out of later rounds.
+void time_in_rounds(const Bench& b, Case& c, const std::vector<Timed>& timed, int rounds) {
+  for (int r = 0; r < rounds; ++r) {
+    for (const Timed& t : timed) {
+      Variant& v = c.variants[t.variant];
+      if (!v.error.empty()) continue;
+      try {
+        const std::vector<double> samples = b.time(t.launch);
+        v.samples_ms.insert(v.samples_ms.end(), samples.begin(), samples.end());
+        v.round_medians_ms.push_back(summarize(samples).median_ms);
+      } catch (const std::exception& e) {
+        v.error = message_of(e);
+        recover();
+      }
+    }
+  }
+  for (const Timed& t : timed) {
+    Variant& v = c.variants[t.variant];
+    if (!v.error.empty()) continue;
+    v.stats = summarize(v.samples_ms);
+    v.tflops = c.flops / (v.stats.median_ms * 1e-3) / 1e12;
+    if (g_trace_kernels) v.breakdown = kernel_breakdown(b.stream, t.launch, b.flusher.get());
+  }
+}
+
 Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, const Options& o) {
   Case c;
   c.model = m.name;
@@ -240,6 +272,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   const auto options = w.w_up.options();
   const auto x = at::randn({tokens, m.d_model}, options);
   const std::size_t es = 2;
+  std::vector<Timed> timed;  // filled as the variants are set up, timed together at the end
 
   Variant base;
   base.name = "unfused";
@@ -247,7 +280,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   at::Tensor reference;
   try {
     reference = unfused(m, w, x);
-    time_variant(b, base, c.flops, [&] { unfused(m, w, x); });
+    timed.push_back({c.variants.size(), [&m, &w, &x] { unfused(m, w, x); }});
   } catch (const std::exception& e) {
     base.error = message_of(e);
     recover();
@@ -269,7 +302,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     fused.scratch_bytes = sizes.cublaslt;
     const auto out = fused_op(m, graph_weights, x);
     if (reference.defined()) check_against(fused, out, reference, m.dtype);
-    time_variant(b, fused, c.flops, [&] { fused_op(m, graph_weights, x); });
+    timed.push_back({c.variants.size(), [&m, graph_weights, &x] { fused_op(m, graph_weights, x); }});
   } catch (const std::exception& e) {
     fused.error = message_of(e);
     recover();
@@ -327,7 +360,6 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     }
     const bool sm90 = impl == kernels::MlpImpl::kSm90;
     try {
-      const ForcedLtAlgo forced(lt_algo);
       const Weights sm90_weights = sm90 ? interleaved(m, w) : Weights{};
       auto out = at::empty({tokens, m.d_model}, options);
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
@@ -347,10 +379,15 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       v.intermediate_bytes = sizes.h + sizes.scratch;
       v.scratch_bytes = sizes.cublaslt;
       auto workspace = at::empty({static_cast<int64_t>(sizes.total)}, options.dtype(at::kByte));
-      const auto launch = [&] { kernels::mlp_forward(p, b.stream, workspace.data_ptr(), sizes.total); };
+      // Owns the tensors p points into; forces cuBLASLt's answer only while it runs.
+      const int algo = lt_algo;
+      const auto launch = [p, out, sm90_weights, workspace, total = sizes.total, stream = b.stream, algo] {
+        const ForcedLtAlgo forced(algo);
+        kernels::mlp_forward(p, stream, workspace.data_ptr(), total);
+      };
       launch();
       if (reference.defined()) check_against(v, out, reference, m.dtype);
-      time_variant(b, v, c.flops, launch);
+      timed.push_back({c.variants.size(), launch});
     } catch (const std::exception& e) {
       v.error = message_of(e);
       // Fewer heuristic answers than asked for: nothing to time, not a failure.
@@ -359,6 +396,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     }
     c.variants.push_back(v);
   }
+  time_in_rounds(b, c, timed, o.rounds);
   return c;
 }
 
@@ -392,6 +430,11 @@ void print_case(const Case& c) {
     } else {
       std::printf("%10s\n", "-");
     }
+    if (v.round_medians_ms.size() > 1) {
+      std::printf("%22s rounds' medians ms:", "");
+      for (double ms : v.round_medians_ms) std::printf(" %.4f", ms);
+      std::printf("\n");
+    }
     if (v.breakdown) print_breakdown(*v.breakdown);
   }
 }
@@ -413,6 +456,7 @@ nlohmann::json variant_json(const Variant& v) {
     j["check_ok"] = v.check_ok;
   }
   j["samples_ms"] = v.samples_ms;
+  j["round_medians_ms"] = v.round_medians_ms;
   if (v.breakdown) {
     nlohmann::json k{{"kernel_sum_us", v.breakdown->kernel_sum_us}, {"span_us", v.breakdown->span_us}};
     if (!v.breakdown->error.empty()) k["error"] = v.breakdown->error;
@@ -499,6 +543,12 @@ void add_options(CLI::App& app, Options& o) {
                  "time (variants mlopt-cublaslt-rbN)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
+  app.add_option("--rounds", o.rounds,
+                 "Time each case's variants in this many interleaved rounds of warm-up + --iters calls (A B C A B C "
+                 "...), so that the GPU's clock drift falls on all of them alike; the median is over every round's "
+                 "samples")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--overlap", o.overlap,
                "Gated models, more than one row block: also time the cuBLASLt path with its row blocks on two "
                "streams forced on and off (variants mlopt-cublaslt-overlap-on/off, and mlopt-cublaslt-rbN-overlap "
@@ -517,8 +567,9 @@ int run(const Options& o) {
   std::printf("bench_mlp: %s (sm_%d%d, %d SMs), libtorch %s\n", props.name.c_str(), props.compute_major,
               props.compute_minor, props.multiprocessors, TORCH_VERSION);
   const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
-  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s\n", o.warmup, o.iters,
-              b.flusher ? "L2 flushed before each call" : "no L2 flush");
+  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s; %d round%s per case%s\n",
+              o.warmup, o.iters, b.flusher ? "L2 flushed before each call" : "no L2 flush", o.rounds,
+              o.rounds == 1 ? "" : "s", o.rounds == 1 ? "" : " (variants interleaved)");
   // An idle GPU sits at low clocks and takes a while to boost: without
   // this, the first case is timed on a slower GPU than the rest.
   constexpr double kWarmUpSeconds = 1.0;
@@ -563,6 +614,7 @@ int run(const Options& o) {
   if (!o.json.empty()) {
     nlohmann::json doc = bench_json_head("bench_mlp", props, {o.warmup, o.iters}, !o.no_l2_flush);
     doc["torch_version"] = TORCH_VERSION;
+    doc["timing"]["rounds"] = o.rounds;  // per case, variants interleaved (time_in_rounds)
     doc["flops_formula"] = "2 * tokens * (d_model * d_ff * (gated ? 2 : 1) + d_ff * d_model)";
     nlohmann::json list = nlohmann::json::array();
     for (const auto& c : cases) {
