@@ -81,6 +81,10 @@ constexpr int kDefaultRowBlock = 4096;
 // (the last may be shorter).
 struct RowBlocks {
   int rows = 0, count = 0;
+  // Block b's first token, and its token count out of `tokens` (the last
+  // block may be shorter).
+  int64_t first(int b) const { return int64_t{b} * rows; }
+  int rows_of(int b, int tokens) const { return static_cast<int>(std::min<int64_t>(rows, tokens - first(b))); }
 };
 RowBlocks row_blocks(const MlpParams& p) {
   const int limit = p.row_block > 0 ? p.row_block : kDefaultRowBlock;
@@ -276,8 +280,8 @@ void run_overlapped_row_blocks(const MlpParams& p, const Plan& plan, unsigned ch
       const cudaStream_t on = streams[s];
       void* scratch = workspace + plan.scratch_offset + s * plan.scratch_stride;
       void* lt = workspace + plan.lt_offset + s * mlp_detail::kCublasLtWorkspaceBytes;
-      const int64_t first = int64_t{b} * blocks.rows;
-      const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
+      const int64_t first = blocks.first(b);
+      const int rows = blocks.rows_of(b, p.tokens);
       mlp_detail::cublaslt_matmul(up_matmul(p, first, rows, scratch), p.layout, p.dtype, on, lt,
                                   mlp_detail::kCublasLtWorkspaceBytes);
       mlp_detail::apply_activation_in_place(scratch, rows, p.d_ff, up_epilogue(p, nullptr), p.dtype, on);
@@ -363,8 +367,8 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
     // bytes). Plain: one pass, all rows.
     const RowBlocks& blocks = plan.up_blocks;
     for (int b = 0; b < blocks.count; ++b) {
-      const int64_t first = int64_t{b} * blocks.rows;
-      const int rows = static_cast<int>(std::min<int64_t>(blocks.rows, p.tokens - first));
+      const int64_t first = blocks.first(b);
+      const int rows = blocks.rows_of(b, p.tokens);
       auto* h_rows = static_cast<unsigned char*>(h) + first * p.d_ff * 2;
       mlp_detail::LtMatmul up = up_matmul(p, first, rows, p.gated ? scratch : h_rows);
       up.activation = fused_activation ? p.activation : Activation::kNone;

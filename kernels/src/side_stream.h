@@ -18,8 +18,9 @@ struct SideStream {
   cudaEvent_t join = nullptr;  // recorded on `stream`, waited for on the caller's stream
 };
 
-// This thread's side stream on the current device, at the caller's
-// stream's priority. Null when `caller` is being captured into a CUDA graph
+// This thread's side stream on the current device, created at the priority
+// of the stream it is first asked for (later callers share it whatever
+// their own stream's priority). Null when `caller` is being captured into a CUDA graph
 // and none exists yet: creating one mid-capture is not allowed in every
 // capture mode, so such a call runs its work on `caller` alone. Throws
 // CudaError.

@@ -698,17 +698,16 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreams) {
 // two cuBLASLt workspaces and no separate h; with one block, or forced off,
 // or not gated, nothing changes.
 TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
+  const auto sizes_with = [](MlpParams q, RowBlockOverlap overlap) {
+    q.overlap = overlap;
+    return mlp_workspace_sizes(q);
+  };
   MlpParams p = llama_7b_planning_params();
   p.gated = true;
   p.impl = MlpImpl::kCublasLt;
   p.tokens = 16384;
-  const auto one_stream = [&] {
-    MlpParams q = p;
-    q.overlap = RowBlockOverlap::kOff;
-    return mlp_workspace_sizes(q);
-  }();
-  p.overlap = RowBlockOverlap::kOn;
-  const auto two_streams = mlp_workspace_sizes(p);
+  const auto one_stream = sizes_with(p, RowBlockOverlap::kOff);
+  const auto two_streams = sizes_with(p, RowBlockOverlap::kOn);
   EXPECT_EQ(two_streams.h, 0u);
   EXPECT_EQ(two_streams.scratch, 2 * one_stream.scratch);
   EXPECT_EQ(two_streams.cublaslt, 2 * one_stream.cublaslt);
@@ -716,15 +715,12 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
   EXPECT_GT(one_stream.h, 0u);
   for (int tokens : {1, mlp_default_row_block()}) {  // one block: nothing to overlap
     p.tokens = tokens;
-    MlpParams off = p;
-    off.overlap = RowBlockOverlap::kOff;
-    EXPECT_EQ(mlp_workspace_sizes(p).total, mlp_workspace_sizes(off).total) << tokens << " tokens";
+    EXPECT_EQ(sizes_with(p, RowBlockOverlap::kOn).total, sizes_with(p, RowBlockOverlap::kOff).total)
+        << tokens << " tokens";
   }
   p.tokens = 16384;
   p.gated = false;
-  MlpParams off = p;
-  off.overlap = RowBlockOverlap::kOff;
-  EXPECT_EQ(mlp_workspace_sizes(p).total, mlp_workspace_sizes(off).total);
+  EXPECT_EQ(sizes_with(p, RowBlockOverlap::kOn).total, sizes_with(p, RowBlockOverlap::kOff).total);
 }
 
 // The decode kernel is one cooperative launch with grid barriers: it must
