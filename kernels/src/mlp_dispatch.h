@@ -50,7 +50,13 @@ struct GemmArgs {
   GemmTile tile = GemmTile::kLarge;
   int splits = 1;
   int k_tiles_per_split = 0;   // in units of the tile's K step
-  float* partials = nullptr;   // splits > 1 only
+  float* partials = nullptr;   // splits > 1 and not cluster_splits only
+  // The decode kernels (run_decode): the splits of K are the blocks of a
+  // thread-block cluster and are summed in its distributed shared memory
+  // (no partials); each block first asks L2 for the first prefetch_k
+  // elements (a multiple of 8) of its K range of its weight tile.
+  bool cluster_splits = false;
+  int prefetch_k = 0;
 };
 
 // The tile's K step (elements) and token rows.
@@ -60,18 +66,31 @@ int gemm_tile_features(GemmTile tile, bool gated);
 
 // Fills splits and k_tiles_per_split: `requested` (0 = choose) capped by
 // the K tiles; chosen so the grid covers the device's SMs about twice.
-// `one_launch`: planned for the decode kernel (partial sums may be larger).
-void plan_splits(GemmArgs& g, int requested, int sm_count, bool one_launch = false);
+// With g.cluster_splits (the decode kernels) also capped at the largest
+// portable cluster (8) and not limited by the partial sums' size (there are
+// none).
+void plan_splits(GemmArgs& g, int requested, int sm_count);
+// Bytes of fp32 partial sums the split GEMM writes (0 unsplit or cluster_splits).
 std::size_t gemm_partials_bytes(const GemmArgs& g);
+// The decode kernels' L2 prefetch (GemmArgs::prefetch_k): as many K
+// elements per block as share `budget_bytes` among the grid's blocks,
+// whole splits where they fit. Needs splits planned.
+void plan_prefetch(GemmArgs& g, std::size_t budget_bytes);
 
 // Runs the GEMM (and the split reduction if splits > 1) on `stream`.
 void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
 
-// Both projections in one launch (MlpImpl::kDecode): `up` writes h
-// (up.epilogue.out), which `down` reads as its a; both planned with the
-// same small tile; split partial sums may share one buffer (the phases run
-// one after the other).
+// Both projections of MlpImpl::kDecode, one launch each (mlp_gemm.cuh
+// says how): `up` writes h (up.epilogue.out), which `down` reads as its a;
+// both planned with the same small tile and cluster_splits. Compute
+// capability 9.0 or newer (the caller checks: decode_device).
 void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
+
+// The current device's compute capability as major * 10 + minor, asked
+// once per device; 0 where there is no CUDA device.
+int device_compute_capability();
+// Whether the decode kernels can run on the current device (9.0 or newer).
+inline bool decode_device() { return device_compute_capability() >= 90; }
 
 // Per (dtype, layout) instantiations (mlp_gemm_<dtype>_<layout>.cu).
 void run_gemm_fp16_out_in(const GemmArgs& g, cudaStream_t stream);

@@ -15,8 +15,10 @@
 //   epilogue              bias, activation or act(gate) * up, residual,
 //                         rounded once and stored; or fp32 partial sums when
 //                         K is split (mlp_reduce.cuh reduces them)
-//   mlp_decode_kernel     both projections of a few-token MLP in one
-//                         cooperative launch (see there)
+//   mlp_decode_kernel     one projection of a few-token MLP: K split over a
+//                         thread-block cluster and reduced in distributed
+//                         shared memory, chained to the next launch with
+//                         programmatic dependent launch (see there)
 //
 // Gated tiles hold gate and up weights of the same features, arranged so that
 // each thread's accumulators include both sums of the features it stores:
@@ -47,7 +49,6 @@
 #include "mlp_dispatch.h"
 #include "mlp_reduce.cuh"
 #include "mma_sm80.cuh"
-#include "occupancy.h"
 
 namespace mlopt::kernels::mlp_gemm {
 
@@ -364,8 +365,21 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 // Thread (lane) holds, for each (mi, ni), the sums at tile rows
 // mi*16 + lane/4 (+8 for c[2], c[3]) and tile columns ni*8 + 2 (lane%4) (+1
 // for c[1], c[3]) of its warp's slice.
+//
+// The thread's fragments come in units (fragment_unit); the epilogue
+// stores the units u with u % owners == owner (the decode kernel's cluster
+// ranks share a tile's units so; everything else passes 1, 0).
+template <class Cfg, bool kGated>
+__device__ __forceinline__ int fragment_unit(int mi, int ni, GateUpPacking packing) {
+  // Gated and concatenated, n-tiles ni and ni + kNI/2 hold the gate and up
+  // sums of the same features: one unit.
+  if (kGated && packing == GateUpPacking::kConcatenated) return mi * (Cfg::kNI / 2) + ni % (Cfg::kNI / 2);
+  return mi * Cfg::kNI + ni;
+}
+
 template <class Cfg, typename Element, bool kGated>
-__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
+__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc,
+                                         int owners = 1, int owner = 0) {
   using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
   const Epilogue& e = g.epilogue;
   const int warp = static_cast<int>(threadIdx.x) / 32;
@@ -374,7 +388,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
   const int warp_n = warp % Cfg::kWarpsN;
   const int row0 = t.m0 + warp_m * Cfg::kWarpM + lane / 4;
   const int n = g.n;
-  const bool split = g.splits > 1;
+  const bool split = g.splits > 1 && !g.cluster_splits;
   const int64_t n_acc = kGated ? 2 * int64_t{n} : int64_t{n};
   float* partials = split ? g.partials + static_cast<int64_t>(t.split) * g.m * n_acc : nullptr;
   auto* out = static_cast<Element*>(e.out);
@@ -389,7 +403,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = t.f0 + warp_n * Cfg::kWarpN + ni * 8 + (lane % 4) * 2;
-          if (f >= n) continue;  // f even and n % 8 == 0: f + 1 < n too
+          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;  // f even and n % 8 == 0: f + 1 < n too
           const float s0 = acc.c[mi][ni][2 * half], s1 = acc.c[mi][ni][2 * half + 1];
           const int64_t at = static_cast<int64_t>(r) * n + f;
           if (split) {
@@ -406,7 +420,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI / 2; ++ni) {
           const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 8 + (lane % 4) * 2;
-          if (f >= n) continue;
+          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
           const float g0 = acc.c[mi][ni][2 * half], g1 = acc.c[mi][ni][2 * half + 1];
           const float u0 = acc.c[mi][ni + Cfg::kNI / 2][2 * half], u1 = acc.c[mi][ni + Cfg::kNI / 2][2 * half + 1];
           if (split) {
@@ -426,7 +440,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 4 + lane % 4;
-          if (f >= n) continue;
+          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
           const float gate = acc.c[mi][ni][2 * half], up = acc.c[mi][ni][2 * half + 1];
           if (split) {
             float* row = partials + static_cast<int64_t>(r) * n_acc;
@@ -463,61 +477,131 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kerne
   epilogue<Cfg, Element, kGated>(g, t, acc);
 }
 
-// ---- the single-launch decode kernel ---------------------------------------
+// ---- the decode kernels ----------------------------------------------------
 //
-// For few tokens the MLP is a stream of weights with little arithmetic per
-// byte, and launches cost as much as the work: 4 kernels (up, its split-K
-// reduction, down, its reduction) or cuBLASLt's 2-3 each wait for the last
-// to drain and the next to ramp up. This kernel does all four phases in one
-// cooperative launch of persistent blocks (every block resident at once),
-// with grid barriers between them:
+// For few tokens the MLP streams weights with little arithmetic per byte,
+// and latency is what costs: a launch waiting for the previous kernel to
+// drain, split-K partial sums making a round trip through memory and a
+// reduction kernel, DRAM round trips for weights fetched only when the
+// activations are there. Each projection is one launch of mlp_decode_kernel:
 //
-//   up:      every (output tile, split) of the up projection, each block
-//            walking items blockIdx.x, + gridDim.x, ...; partial sums (or,
-//            unsplit, h itself through the fused epilogue)
-//   | barrier
-//   reduce:  (split only) partials -> h, bias / activation / gated product
-//   | barrier
-//   down:    the same over the down projection, reading h from L2
-//   | barrier (split only)
-//   reduce:  partials -> out, bias and residual
+//   - K is split across the blocks of a thread-block cluster (grid y, at
+//     most kMaxClusterSplits). Each block leaves its fp32 sums in its own
+//     shared memory; then each block sums its share of the tile's fragment
+//     units from its peers' shared memory (distributed shared memory) and
+//     stores them through the epilogue. No partial sums in global memory,
+//     no reduction kernel.
+//   - Programmatic dependent launch: every block lets the next kernel on the
+//     stream launch at once (griddepcontrol.launch_dependents) and waits for
+//     the previous kernel's results (griddepcontrol.wait) only before it
+//     reads anything that kernel may write. Before waiting it asks L2 for its
+//     share of the weights (a prefetch, which cannot read stale data: L2 is
+//     the point of coherence). So the down projection's blocks are resident
+//     while the up projection runs, and its weights are on chip when h is.
 //
-// The phases reuse the GEMM's mainloop and epilogue as they are. h and the
-// partial sums cross blocks only through L2: cp.async.cg and __ldcg do not
-// read through L1.
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
-__device__ __forceinline__ void gemm_items(const GemmArgs& g, unsigned char* smem) {
-  const int tiles = output_tiles<Cfg, kGated>(g);
-  const int items = tiles * g.splits;
-  for (int item = static_cast<int>(blockIdx.x); item < items; item += static_cast<int>(gridDim.x)) {
-    __syncthreads();  // the last item's final stage may still be read by other warps
-    const TileCoord t = tile_coord<Cfg, kGated>(g, item % tiles, item / tiles);
-    Accumulators<Cfg> acc;
-    zero(acc);
-    mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
-    epilogue<Cfg, Element, kGated>(g, t, acc);
+// Needs compute capability 9.0 (clusters, griddepcontrol, bulk prefetch);
+// mlp_launch.cpp checks the device before it launches.
+constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void launch_next_grid() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
+__device__ __forceinline__ void wait_for_previous_grid() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+// `bytes` (a multiple of 16) from `p` (16-byte aligned) into L2, no completion to wait for.
+__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
+}
+
+// The first g.prefetch_k elements of this block's K range of its weight
+// tile into L2: one bulk request per weight row segment.
+template <class Cfg, WeightLayout kLayout, bool kGated>
+__device__ __forceinline__ void prefetch_weights_l2(const GemmArgs& g, const TileCoord& t) {
+  const int k_len = min(t.k_end - t.k_begin, g.prefetch_k);  // multiples of 8
+  if (k_len <= 0) return;
+  const auto* w = static_cast<const uint16_t*>(g.w);
+  if constexpr (kLayout == WeightLayout::kOutIn) {
+    for (int p = static_cast<int>(threadIdx.x); p < Cfg::kTileN; p += Cfg::kThreads) {
+      bool valid;
+      const int feature = weight_feature<Cfg, kGated>(p, t.f0, g.n, g.epilogue.packing, valid);
+      if (valid) prefetch_l2(w + static_cast<int64_t>(feature) * g.k + t.k_begin, k_len * 2);
+    }
+  } else {
+    // A K row of the tile is one run of columns, or (gated, concatenated)
+    // two: the gate features and the up features n further on.
+    const int64_t ld = kGated ? 2 * int64_t{g.n} : int64_t{g.n};
+    int run0 = t.f0, len0 = min(Cfg::kTileN, g.n - t.f0), run1 = 0, len1 = 0;
+    if (kGated && g.epilogue.packing == GateUpPacking::kInterleaved) {
+      run0 = 2 * t.f0;
+      len0 = min(Cfg::kTileN, 2 * (g.n - t.f0));
+    } else if (kGated) {
+      len0 = min(Cfg::kTileN / 2, g.n - t.f0);
+      run1 = g.n + t.f0;
+      len1 = len0;
+    }
+    for (int kr = static_cast<int>(threadIdx.x); kr < k_len; kr += Cfg::kThreads) {
+      const uint16_t* row = w + static_cast<int64_t>(t.k_begin + kr) * ld;
+      prefetch_l2(row + run0, len0 * 2);
+      if (len1 > 0) prefetch_l2(row + run1, len1 * 2);
+    }
   }
 }
 
+// The cluster's split-K reduction: afterwards each block's accumulators
+// hold the whole sums of the fragment units it owns (unit % splits ==
+// its rank). Each thread's values sit at [value][thread] in shared memory
+// (the pipeline's, free after the mainloop), so a warp's reads of a peer are
+// 128 contiguous bytes.
+template <class Cfg, bool kGated>
+__device__ __forceinline__ void reduce_in_cluster(const GemmArgs& g, unsigned char* smem, Accumulators<Cfg>& acc) {
+  namespace cg = cooperative_groups;
+  const cg::cluster_group cluster = cg::this_cluster();
+  const int tid = static_cast<int>(threadIdx.x);
+  float* mine = reinterpret_cast<float*>(smem);
+  __syncthreads();  // every warp is done reading the last pipeline stage
+#pragma unroll
+  for (int mi = 0; mi < Cfg::kMI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < Cfg::kNI; ++ni)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) mine[((mi * Cfg::kNI + ni) * 4 + j) * Cfg::kThreads + tid] = acc.c[mi][ni][j];
+  cluster.sync();  // every block's sums are in its shared memory
+  const int splits = g.splits;
+  const int rank = static_cast<int>(cluster.block_rank());
+  for (int r = 1; r < splits; ++r) {
+    // Ranks start at different peers so they do not all read one at once;
+    // each element's order of summation is fixed (deterministic results).
+    const float* theirs = cluster.map_shared_rank(mine, (rank + r) % splits);
+#pragma unroll
+    for (int mi = 0; mi < Cfg::kMI; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < Cfg::kNI; ++ni) {
+        if (fragment_unit<Cfg, kGated>(mi, ni, g.epilogue.packing) % splits != rank) continue;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] += theirs[((mi * Cfg::kNI + ni) * 4 + j) * Cfg::kThreads + tid];
+      }
+  }
+  cluster.sync();  // peers keep their shared memory until every rank has read it
+}
+#endif
+
+// One projection (grid: output tiles x splits, clusters of 1 x splits).
 template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_decode_kernel(const GemmArgs up,
-                                                                                   const GemmArgs down) {
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_decode_kernel(const GemmArgs g) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(128) unsigned char smem[];
-  const cooperative_groups::grid_group grid = cooperative_groups::this_grid();
-  const int64_t thread = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  const int64_t threads = int64_t{gridDim.x} * blockDim.x;
-  gemm_items<Cfg, Element, kLayout, kGated>(up, smem);
-  grid.sync();
-  if (up.splits > 1) {
-    mlp_detail::reduce_split_pairs<Element>(up.partials, up.splits, up.m, up.n, up.epilogue, thread, threads);
-    grid.sync();
+  launch_next_grid();
+  const TileCoord t = tile_coord<Cfg, kGated>(g, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y));
+  prefetch_weights_l2<Cfg, kLayout, kGated>(g, t);
+  wait_for_previous_grid();  // a (x or h), bias and residual may come from the previous kernel
+  Accumulators<Cfg> acc;
+  zero(acc);
+  mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
+  if (g.splits > 1) {
+    reduce_in_cluster<Cfg, kGated>(g, smem, acc);
+    epilogue<Cfg, Element, kGated>(g, t, acc, g.splits, static_cast<int>(blockIdx.y));
+  } else {
+    epilogue<Cfg, Element, kGated>(g, t, acc);
   }
-  gemm_items<Cfg, Element, kLayout, false>(down, smem);
-  if (down.splits > 1) {
-    grid.sync();
-    mlp_detail::reduce_split_pairs<Element>(down.partials, down.splits, down.m, down.n, down.epilogue, thread,
-                                            threads);
-  }
+#endif
 }
 
 // ---- host launchers -------------------------------------------------------
@@ -528,25 +612,71 @@ constexpr int tile_features() {
   return kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
 }
 
-// Launches the kernel for one configuration (params planned and checked).
-template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
-void launch_config(const GemmArgs& g, cudaStream_t stream) {
+// The grid of one configuration: output tiles x splits (throws where that
+// exceeds the grid's limits).
+template <GemmTile kTile, bool kGated>
+dim3 grid_of(const GemmArgs& g) {
   using Cfg = typename ConfigFor<kTile, kGated>::type;
   constexpr int kFeatures = tile_features<kTile, kGated>();
-  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
-  auto* kernel = &mlp_gemm_kernel<Cfg, Element, kLayout, kGated>;
   const int64_t tiles = int64_t{(g.m + Cfg::kBlockM - 1) / Cfg::kBlockM} * ((g.n + kFeatures - 1) / kFeatures);
   if (tiles > INT_MAX || g.splits > 65535) {
     throw std::invalid_argument("mlp: " + std::to_string(tiles) + " tiles x " + std::to_string(g.splits) +
                                 " splits exceed the grid limits");
   }
-  if (kSmem > 48 * 1024) {
-    // Per device and cheap; set on every call so a change of device is covered.
-    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  return dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
+}
+
+// Raises a kernel's dynamic shared memory limit where it needs more than
+// 48 KiB. Per device and cheap; set on every call so a change of device is
+// covered.
+template <class Kernel>
+void allow_shared_memory(Kernel* kernel, int bytes) {
+  if (bytes > 48 * 1024) {
+    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   }
-  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
+}
+
+// Launches the kernel for one configuration (params planned and checked).
+template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
+void launch_config(const GemmArgs& g, cudaStream_t stream) {
+  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
+  auto* kernel = &mlp_gemm_kernel<Cfg, Element, kLayout, kGated>;
+  const dim3 grid = grid_of<kTile, kGated>(g);
+  allow_shared_memory(kernel, kSmem);
   kernel<<<grid, Cfg::kThreads, kSmem, stream>>>(g);
   MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+// One decode projection: clusters of 1 x splits blocks along the grid's y,
+// launched as a programmatic dependent of the stream's previous kernel.
+template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
+void launch_decode_config(const GemmArgs& g, cudaStream_t stream) {
+  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
+  static_assert(Cfg::kMI * Cfg::kNI * 4 * Cfg::kThreads * 4 <= kSmem,
+                "the cluster reduction's values fit the pipeline's shared memory");
+  if (g.splits < 1 || g.splits > kMaxClusterSplits || !g.cluster_splits) {
+    throw std::invalid_argument("mlp: the decode kernel takes 1 to " + std::to_string(kMaxClusterSplits) +
+                                " cluster splits, planned as such");
+  }
+  auto* kernel = &mlp_decode_kernel<Cfg, Element, kLayout, kGated>;
+  allow_shared_memory(kernel, kSmem);
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid_of<kTile, kGated>(g);
+  config.blockDim = dim3(Cfg::kThreads);
+  config.dynamicSmemBytes = kSmem;
+  config.stream = stream;
+  cudaLaunchAttribute attributes[2]{};
+  attributes[0].id = cudaLaunchAttributeClusterDimension;
+  attributes[0].val.clusterDim.x = 1;
+  attributes[0].val.clusterDim.y = static_cast<unsigned>(g.splits);
+  attributes[0].val.clusterDim.z = 1;
+  attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attributes[1].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attributes;
+  config.numAttrs = 2;
+  MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, g));
 }
 
 template <typename Element, WeightLayout kLayout>
@@ -569,52 +699,22 @@ void run_gemm_typed(const GemmArgs& g, cudaStream_t stream) {
   throw std::invalid_argument("mlp: unknown GEMM tile");
 }
 
-// The decode kernel for one block shape: a cooperative launch (the grid
-// barriers need every block resident) of at most one block per resident
-// slot, occupancy x SMs.
-template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
-void launch_decode_config(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
-  using Cfg = typename ConfigFor<kTile, false>::type;
-  static_assert(std::is_same_v<Cfg, typename ConfigFor<kTile, kGated>::type>,
-                "one block shape serves both projections");
-  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
-  auto* kernel = &mlp_decode_kernel<Cfg, Element, kLayout, kGated>;
-  const int64_t items_up = int64_t{output_tiles<Cfg, kGated>(up)} * up.splits;
-  const int64_t items_down = int64_t{output_tiles<Cfg, false>(down)} * down.splits;
-  if (items_up > INT_MAX || items_down > INT_MAX) {
-    throw std::invalid_argument("mlp: the decode kernel's work items exceed int");
-  }
-  // Also raises the kernel's shared memory limit, once per device.
-  const auto occ = detail::cached_occupancy(reinterpret_cast<const void*>(kernel), Cfg::kThreads, kSmem);
-  if (occ.blocks_per_sm < 1) throw std::runtime_error("mlp: the decode kernel does not fit on an SM of this device");
-  const int64_t blocks =
-      std::max<int64_t>(1, std::min<int64_t>(int64_t{occ.blocks_per_sm} * occ.sm_count, std::max(items_up, items_down)));
-
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>(blocks));
-  config.blockDim = dim3(Cfg::kThreads);
-  config.dynamicSmemBytes = kSmem;
-  config.stream = stream;
-  cudaLaunchAttribute cooperative{};
-  cooperative.id = cudaLaunchAttributeCooperative;
-  cooperative.val.cooperative = 1;
-  config.attrs = &cooperative;
-  config.numAttrs = 1;
-  MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, up, down));
-}
-
+// Both projections of the decode path, each by its tile: the up projection
+// (gated or not) into h, then the down projection from h.
 template <typename Element, WeightLayout kLayout>
 void run_decode_typed(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
-  if (up.tile != down.tile || up.tile == GemmTile::kLarge) {
-    throw std::invalid_argument("mlp: the decode kernel takes one small tile for both projections");
+  if (up.tile != down.tile || up.tile == GemmTile::kLarge || down.epilogue.gated) {
+    throw std::invalid_argument("mlp: the decode kernels take one small tile for both projections");
   }
   const bool gated = up.epilogue.gated;
   if (up.tile == GemmTile::kSmall16) {
-    gated ? launch_decode_config<GemmTile::kSmall16, true, Element, kLayout>(up, down, stream)
-          : launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(up, down, stream);
+    gated ? launch_decode_config<GemmTile::kSmall16, true, Element, kLayout>(up, stream)
+          : launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(up, stream);
+    launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(down, stream);
   } else {
-    gated ? launch_decode_config<GemmTile::kSmall64, true, Element, kLayout>(up, down, stream)
-          : launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(up, down, stream);
+    gated ? launch_decode_config<GemmTile::kSmall64, true, Element, kLayout>(up, stream)
+          : launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(up, stream);
+    launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(down, stream);
   }
 }
 

@@ -64,26 +64,23 @@ int gemm_tile_features(GemmTile tile, bool gated) {
 // minimises an estimate of the time in K steps of one block, (waves of
 // resident blocks) x (K steps per split), ties going to fewer splits.
 // Limits: at least 2 (small tiles) or 4 (large) K steps per split, so the
-// pipeline fills; and partial sums at most a quarter of the weight bytes
-// the GEMM streams (2 n_acc k bytes vs 8 splits m n_acc: splits <= k / 16m),
-// or, for the single-launch decode kernel, whose partial sums are written
-// and read back within one launch and stay in L2, at most 16 MiB.
-void plan_splits(GemmArgs& g, int requested, int sm_count, bool one_launch) {
+// pipeline fills; partial sums at most a quarter of the weight bytes the
+// GEMM streams (2 n_acc k bytes vs 8 splits m n_acc: splits <= k / 16m);
+// the decode kernels' splits (cluster_splits) write no partial sums but are
+// the blocks of one cluster, at most kMaxClusterSplits.
+void plan_splits(GemmArgs& g, int requested, int sm_count) {
   const bool gated = g.epilogue.gated;
   const int64_t k_tiles = ceil_div(g.k, gemm_tile_k(g.tile));
   const int64_t tiles = ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, gated));
+  const int64_t cap = g.cluster_splits ? mlp_gemm::kMaxClusterSplits : 65535;
   int64_t splits = 1;
   if (requested > 0) {
-    splits = std::min<int64_t>(requested, k_tiles);
+    splits = std::min<int64_t>({requested, k_tiles, cap});
   } else if (tiles < std::max(sm_count, 1)) {
     const int64_t resident = int64_t{blocks_per_sm(g.tile, gated)} * std::max(sm_count, 1);
     const int64_t min_k_tiles = g.tile == GemmTile::kLarge ? 4 : 2;
-    int64_t max_splits = std::max<int64_t>(1, k_tiles / min_k_tiles);
-    const int64_t n_acc = gated ? 2 * int64_t{g.n} : int64_t{g.n};
-    constexpr int64_t kL2PartialBytes = int64_t{16} << 20;
-    max_splits = std::min(max_splits, std::max<int64_t>(1, one_launch ? kL2PartialBytes / (4 * int64_t{g.m} * n_acc)
-                                                                      : g.k / (16 * int64_t{g.m})));
-    max_splits = std::min<int64_t>(max_splits, 65535);
+    int64_t max_splits = std::min(cap, std::max<int64_t>(1, k_tiles / min_k_tiles));
+    if (!g.cluster_splits) max_splits = std::min(max_splits, std::max<int64_t>(1, g.k / (16 * int64_t{g.m})));
     int64_t best = std::numeric_limits<int64_t>::max();
     for (int64_t s = 1; s <= max_splits; ++s) {
       const int64_t cost = ceil_div(tiles * s, resident) * ceil_div(k_tiles, s);
@@ -98,9 +95,20 @@ void plan_splits(GemmArgs& g, int requested, int sm_count, bool one_launch) {
 }
 
 std::size_t gemm_partials_bytes(const GemmArgs& g) {
-  if (g.splits <= 1) return 0;
+  if (g.splits <= 1 || g.cluster_splits) return 0;
   const int64_t n_acc = g.epilogue.gated ? 2 * int64_t{g.n} : int64_t{g.n};
   return static_cast<std::size_t>(int64_t{g.splits} * g.m * n_acc * 4);
+}
+
+void plan_prefetch(GemmArgs& g, std::size_t budget_bytes) {
+  const bool gated = g.epilogue.gated;
+  const int64_t blocks =
+      ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, gated)) * g.splits;
+  // A block's weight tile is gemm_tile_features (x2 gated) features wide.
+  const int64_t row_bytes = int64_t{gemm_tile_features(g.tile, gated)} * (gated ? 2 : 1) * 2;
+  const int64_t split_k = int64_t{g.k_tiles_per_split} * gemm_tile_k(g.tile);
+  const int64_t k = static_cast<int64_t>(budget_bytes) / std::max<int64_t>(1, blocks * row_bytes) / 8 * 8;
+  g.prefetch_k = static_cast<int>(std::min(k, split_k));
 }
 
 void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream) {
@@ -115,9 +123,6 @@ void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream
 }
 
 void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream) {
-  for (const GemmArgs* g : {&up, &down}) {
-    if (g->splits > 1 && g->partials == nullptr) throw std::invalid_argument("mlp: split-K without partials buffer");
-  }
   const bool out_in = layout == WeightLayout::kOutIn;
   if (dtype == MlpDType::kFloat16) {
     out_in ? run_decode_fp16_out_in(up, down, stream) : run_decode_fp16_in_out(up, down, stream);

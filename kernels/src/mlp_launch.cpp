@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "mlopt/kernels/cuda_check.h"
+#include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlp_dispatch.h"
 #include "mlp_sm90.h"
@@ -31,6 +34,21 @@ std::optional<Sm90GemmConfig> sm90_forced_config() {
   const int c = forced_sm90_config.load();
   if (c < 0) return std::nullopt;
   return static_cast<Sm90GemmConfig>(c);
+}
+
+int device_compute_capability() {
+  if (device_count() == 0) return 0;
+  int device = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  static std::mutex mutex;
+  static std::map<int, int> capability;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = capability.find(device);
+  if (it == capability.end()) {
+    const DeviceProperties props = device_properties(device);
+    it = capability.emplace(device, props.compute_major * 10 + props.compute_minor).first;
+  }
+  return it->second;
 }
 }  // namespace mlp_detail
 
@@ -76,6 +94,15 @@ using mlp_detail::GemmTile;
 // are slower: cuBLASLt's 192x128-tile GEMM for 1024 rows leaves its last
 // wave part empty (16 x 277 us = 4.44 ms).
 constexpr int kDefaultRowBlock = 4096;
+
+// What the decode down projection's blocks ask L2 to fetch while they wait
+// for the up projection (GemmArgs::prefetch_k), over all blocks: a third of
+// an H100's 50 MB L2, so the prefetched lines are not evicted before they
+// are read. Measured on an H100 (2026-12-06) prefetching also for Llama-7B,
+// whose 180 MB up projection streams through L2 meanwhile, the decode path
+// took 133 us at 1 token against 122 us for cuBLASLt's GEMMs; so only MLPs
+// whose weights fit the budget prefetch (GPT-2 small: 9.4 MB).
+constexpr std::size_t kDecodePrefetchBytes = std::size_t{16} << 20;
 
 // The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
 // (the last may be shorter).
@@ -130,6 +157,14 @@ MlpImpl choose(const MlpParams& p) {
       throw std::invalid_argument("mlp: impl sm90 needs a GPU of compute capability 9.0 (H100/H200)");
     }
     return MlpImpl::kSm90;
+  }
+  if (p.impl == MlpImpl::kDecode) {
+    const int capability = mlp_detail::device_compute_capability();  // 0: no device, nothing runs anyway
+    if (capability != 0 && !mlp_detail::decode_device()) {
+      throw std::invalid_argument("mlp: impl decode needs a GPU of compute capability 9.0 or newer (this one is " +
+                                  std::to_string(capability / 10) + "." + std::to_string(capability % 10) +
+                                  "): thread-block clusters and programmatic dependent launch");
+    }
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
   return MlpImpl::kCublasLt;
@@ -228,7 +263,8 @@ Plan make_plan(const MlpParams& p) {
     up.epilogue = up_epilogue(p, nullptr);
     up.tile = plan.impl == MlpImpl::kFused ? GemmTile::kLarge
                                            : (p.tokens <= 16 ? GemmTile::kSmall16 : GemmTile::kSmall64);
-    mlp_detail::plan_splits(up, p.num_splits, sms, plan.impl == MlpImpl::kDecode);
+    up.cluster_splits = plan.impl == MlpImpl::kDecode;
+    mlp_detail::plan_splits(up, p.num_splits, sms);
     scratch = mlp_detail::gemm_partials_bytes(up);
   }
   if (plan.impl == MlpImpl::kDecode) {
@@ -239,8 +275,14 @@ Plan make_plan(const MlpParams& p) {
     down.k = p.d_ff;
     down.epilogue = down_epilogue(p);
     down.tile = plan.up.tile;
-    mlp_detail::plan_splits(down, p.num_splits, sms, true);
-    scratch = std::max(scratch, mlp_detail::gemm_partials_bytes(down));  // used one after the other
+    down.cluster_splits = true;
+    mlp_detail::plan_splits(down, p.num_splits, sms);
+    // Only the down projection's blocks start early (the up projection's
+    // predecessor is no programmatic primary), and only where both weights
+    // fit the budget: otherwise the up projection's stream of weights
+    // through L2 evicts the prefetched lines before they are read.
+    const std::size_t weight_bytes = static_cast<std::size_t>(mlp_up_features(p) + p.d_ff) * p.d_model * 2;
+    if (weight_bytes <= kDecodePrefetchBytes) mlp_detail::plan_prefetch(down, kDecodePrefetchBytes);
   } else {
     plan.uses_lt = true;  // the down projection
   }
@@ -388,15 +430,12 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
 #endif
   } else {
     plan.up.epilogue.out = h;
-    plan.up.partials = static_cast<float*>(scratch);
     if (plan.impl == MlpImpl::kDecode) {
-      // Both projections in one launch; the down projection's partial sums
-      // reuse the up projection's (its phase starts after they are reduced).
       plan.down.a = h;
-      plan.down.partials = static_cast<float*>(scratch);
       mlp_detail::run_decode(plan.up, plan.down, p.layout, p.dtype, stream);
       return;
     }
+    plan.up.partials = static_cast<float*>(scratch);
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
   }
 

@@ -4,12 +4,10 @@
 // [0, n), up sums in [n, 2n)), then bias, activation or gated product and
 // residual, rounded once into e.out [m, n]. Works on pairs of neighbouring
 // features (n is even). Threads [thread, thread + stride, ...) of the
-// caller's grid cover the pairs: the reduction kernel (mlp_epilogue.cu) and
-// the single-launch decode kernel (mlp_gemm.cuh) both call it.
+// caller's grid cover the pairs (the reduction kernel, mlp_epilogue.cu).
 //
-// The partial sums are read with __ldcg (through L2, not L1): in the decode
-// kernel they were written by other blocks of the same launch, ordered by a
-// grid barrier, and an L1 line this SM read earlier could be stale.
+// The partial sums are read with __ldcg (through L2, not L1): they are read
+// once, and were written by other blocks.
 #include <cuda_runtime.h>
 
 #include <cstdint>

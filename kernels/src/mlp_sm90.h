@@ -21,15 +21,13 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "mlopt/kernels/cuda_check.h"
-#include "mlopt/kernels/device_query.h"
 #include "mlopt/kernels/mlp.h"
+#include "mlp_dispatch.h"
 
 namespace mlopt::kernels::mlp_detail {
 
@@ -156,22 +154,9 @@ inline const char* sm90_params_unsupported(const MlpParams& p) {
 }
 
 // Whether the current device is compute capability 9.0 (the only one sm_90a
-// code runs on). Asked once per device; false without a GPU, so kAuto's
-// choice never throws on a machine without one.
-inline bool sm90_device() {
-  if (device_count() == 0) return false;
-  int device = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  static std::mutex mutex;
-  static std::map<int, bool> is_sm90;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto it = is_sm90.find(device);
-  if (it == is_sm90.end()) {
-    const DeviceProperties props = device_properties(device);
-    it = is_sm90.emplace(device, props.compute_major == 9 && props.compute_minor == 0).first;
-  }
-  return it->second;
-}
+// code runs on). False without a GPU, so kAuto's choice never throws on a
+// machine without one.
+inline bool sm90_device() { return device_compute_capability() == 90; }
 
 #ifdef MLOPT_KERNELS_HAVE_SM90
 // One (dtype, config): the GEMM's own device workspace (its tile

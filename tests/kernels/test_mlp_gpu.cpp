@@ -164,10 +164,10 @@ MlpParams params_of(const Case& c) {
   return p;
 }
 
-void run_case(const Case& c, std::mt19937& rng) {
-  SCOPED_TRACE(describe(c));
+// Fresh random inputs for a case. Pre-activations ~ N(0, 1.25), h ~ O(1),
+// outputs ~ O(1).
+Host random_host(const Case& c, std::mt19937& rng) {
   const int64_t d = c.d_model, f = c.d_ff, n_up = c.gated ? 2 * f : f, tokens = c.tokens;
-  // Pre-activations ~ N(0, 1.25), h ~ O(1), outputs ~ O(1).
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto random_bits = [&](int64_t n, float scale) {
     std::vector<uint16_t> v(static_cast<std::size_t>(n));
@@ -181,7 +181,48 @@ void run_case(const Case& c, std::mt19937& rng) {
   h.w_down = random_bits(d * f, 1.0f / std::sqrt(float(f)));
   h.b_down = random_bits(d, 0.5f);
   h.residual = random_bits(tokens * d, 1.0f);
+  return h;
+}
 
+// The GPU's `out` against the CPU reference of the case on `h`, within the
+// tolerance the file's head explains.
+void expect_matches_reference(const Case& c, const Host& h, const std::vector<uint16_t>& out) {
+  const int64_t d = c.d_model;
+  MlpParams hp = params_of(c);
+  hp.x = h.x.data();
+  hp.w_up = h.w_up.data();
+  hp.b_up = c.bias ? h.b_up.data() : nullptr;
+  hp.w_down = h.w_down.data();
+  hp.b_down = c.bias ? h.b_down.data() : nullptr;
+  hp.residual = c.residual ? h.residual.data() : nullptr;
+  std::vector<float> ref(out.size());
+  mlp_reference_f32(hp, ref.data());
+  const auto unfused = unfused_low_precision(c, h);
+
+  double ours_err = 0, unfused_err = 0;
+  float max_ref = 0;
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const float ours = to_float(out[i], c.dtype);
+    if (!std::isfinite(ours)) {
+      if (bad++ < 5) ADD_FAILURE() << "out[token " << i / d << "][" << i % d << "] = " << ours;
+      continue;
+    }
+    ours_err = std::max(ours_err, std::abs(double(ours) - ref[i]));
+    unfused_err = std::max(unfused_err, std::abs(double(unfused[i]) - ref[i]));
+    max_ref = std::max(max_ref, std::abs(ref[i]));
+  }
+  EXPECT_EQ(bad, 0) << "of " << out.size() << " output elements";
+  const double margin = ulp_at(max_ref, c.dtype);
+  EXPECT_LE(ours_err, unfused_err + margin) << "max error ours " << ours_err << ", unfused " << to_string(c.dtype)
+                                            << " MLP " << unfused_err << ", margin " << margin;
+  EXPECT_GT(max_ref, 0.1f);  // the data is not degenerate
+}
+
+void run_case(const Case& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const int64_t d = c.d_model, tokens = c.tokens;
+  const Host h = random_host(c, rng);
   const MlpParams p = params_of(c);
 
   CudaStream stream;
@@ -227,36 +268,7 @@ void run_case(const Case& c, std::mt19937& rng) {
   stream.synchronize();
   std::vector<uint16_t> out(static_cast<std::size_t>(tokens * d));
   MLOPT_CUDA_CHECK(cudaMemcpy(out.data(), dout.ptr, out.size() * 2, cudaMemcpyDeviceToHost));
-
-  MlpParams hp = p;
-  hp.x = h.x.data();
-  hp.w_up = h.w_up.data();
-  hp.b_up = c.bias ? h.b_up.data() : nullptr;
-  hp.w_down = h.w_down.data();
-  hp.b_down = c.bias ? h.b_down.data() : nullptr;
-  hp.residual = c.residual ? h.residual.data() : nullptr;
-  std::vector<float> ref(out.size());
-  mlp_reference_f32(hp, ref.data());
-  const auto unfused = unfused_low_precision(c, h);
-
-  double ours_err = 0, unfused_err = 0;
-  float max_ref = 0;
-  int64_t bad = 0;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const float ours = to_float(out[i], c.dtype);
-    if (!std::isfinite(ours)) {
-      if (bad++ < 5) ADD_FAILURE() << "out[token " << i / d << "][" << i % d << "] = " << ours;
-      continue;
-    }
-    ours_err = std::max(ours_err, std::abs(double(ours) - ref[i]));
-    unfused_err = std::max(unfused_err, std::abs(double(unfused[i]) - ref[i]));
-    max_ref = std::max(max_ref, std::abs(ref[i]));
-  }
-  EXPECT_EQ(bad, 0) << "of " << out.size() << " output elements";
-  const double margin = ulp_at(max_ref, c.dtype);
-  EXPECT_LE(ours_err, unfused_err + margin) << "max error ours " << ours_err << ", unfused " << to_string(c.dtype)
-                                            << " MLP " << unfused_err << ", margin " << margin;
-  EXPECT_GT(max_ref, 0.1f);  // the data is not degenerate
+  expect_matches_reference(c, h, out);
 }
 
 #define SKIP_WITHOUT_GPU() \
@@ -276,6 +288,13 @@ bool sm90_here() {
 #else
   return false;
 #endif
+}
+
+// Whether MlpImpl::kDecode can run here: device 0 is compute capability 9.0
+// or newer (thread-block clusters, programmatic dependent launch).
+bool decode_here() {
+  if (device_count() == 0) return false;
+  return device_properties(0).compute_major >= 9;
 }
 
 const char* sm90_missing() {
@@ -315,6 +334,7 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
               c.bias = (run / 2) % 2 == 0;
               c.packing = (combo / 8 + combo / 4) % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
               ++run;
+              if (impl == MlpImpl::kDecode && !decode_here()) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
               if (impl == MlpImpl::kSm90) {
                 if (!sm90) continue;
                 c.packing = GateUpPacking::kInterleaved;
@@ -530,7 +550,9 @@ TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
   for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kFused}) {
-    for (int splits : {1, 2, 3, 7, 1000}) {  // 1000: capped at the number of K steps
+    if (impl == MlpImpl::kDecode && !decode_here()) continue;
+    // 1000: capped at the number of K steps (and, decode, at 8 blocks per cluster)
+    for (int splits : {1, 2, 3, 7, 1000}) {
       for (bool gated : {false, true}) {
         Case c;
         c.impl = impl;
@@ -723,11 +745,13 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
   EXPECT_EQ(sizes_with(p, RowBlockOverlap::kOn).total, sizes_with(p, RowBlockOverlap::kOff).total);
 }
 
-// The decode kernel is one cooperative launch with grid barriers: it must
-// capture into a CUDA graph (the optimizer's CUDA-graph transform captures
-// whole forwards) and replay correctly, split or not, for both tile shapes.
+// The decode path is two launches, the second a programmatic dependent of
+// the first, each in thread-block clusters: it must capture into a CUDA
+// graph (the optimizer's CUDA-graph transform captures whole forwards) and
+// replay correctly, split or not, for both tile shapes.
 TEST(MlpGpu, DecodeInACudaGraph) {
   SKIP_WITHOUT_GPU();
+  if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   std::mt19937 rng(std::random_device{}());
   for (int tokens : {1, 16, 17, 64, 100}) {
     for (bool gated : {false, true}) {
@@ -746,13 +770,116 @@ TEST(MlpGpu, DecodeInACudaGraph) {
   }
 }
 
+// The decode kernels let the next launch on the stream start early and
+// wait for the previous one only before reading its results. Two calls
+// back to back on one stream, the second reading the first's output as its
+// x and residual (and sharing its workspace, so its up projection writes h
+// while nothing may still read the first call's h), must each match the
+// reference of the inputs they were given. GPT-2 small's and a Llama-shaped
+// size make the planner split K over whole clusters and prefetch weights.
+TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
+  SKIP_WITHOUT_GPU();
+  if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
+  std::mt19937 rng(std::random_device{}());
+  for (int tokens : {1, 16, 64, 128}) {
+    for (bool gated : {false, true}) {
+      Case c;
+      c.impl = MlpImpl::kDecode;
+      c.gated = gated;
+      c.dtype = gated ? kBF16 : kF16;
+      c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
+      c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
+      c.packing = tokens % 3 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+      c.bias = !gated;
+      c.residual = true;
+      c.tokens = tokens;
+      c.d_model = gated ? 1024 : 768;
+      c.d_ff = gated ? 2752 : 3072;
+      SCOPED_TRACE(describe(c) + ", two calls back to back");
+      Host first = random_host(c, rng);
+      const int64_t elements = int64_t{tokens} * c.d_model;
+      CudaStream stream;
+      DeviceBuffer dx(first.x.size() * 2), dw_up(first.w_up.size() * 2), db_up(first.b_up.size() * 2),
+          dw_down(first.w_down.size() * 2), db_down(first.b_down.size() * 2), dres(first.residual.size() * 2),
+          dmid(std::size_t(elements) * 2), dout(std::size_t(elements) * 2);
+      upload(dx, first.x);
+      upload(dw_up, first.w_up);
+      upload(db_up, first.b_up);
+      upload(dw_down, first.w_down);
+      upload(db_down, first.b_down);
+      upload(dres, first.residual);
+      MlpParams p = params_of(c);
+      p.w_up = dw_up.ptr;
+      p.b_up = c.bias ? db_up.ptr : nullptr;
+      p.w_down = dw_down.ptr;
+      p.b_down = c.bias ? db_down.ptr : nullptr;
+      MlpParams one = p, two = p;
+      one.x = dx.ptr;
+      one.residual = dres.ptr;
+      one.out = dmid.ptr;
+      two.x = dmid.ptr;
+      two.residual = dmid.ptr;
+      two.out = dout.ptr;
+      DeviceBuffer workspace(mlp_workspace_bytes(one));
+      poison_device(workspace.ptr, workspace.bytes, stream.get());
+      poison_device(dmid.ptr, dmid.bytes, stream.get());
+      poison_device(dout.ptr, dout.bytes, stream.get());
+      mlp_forward(one, stream.get(), workspace.ptr, workspace.bytes);
+      mlp_forward(two, stream.get(), workspace.ptr, workspace.bytes);
+      stream.synchronize();
+      std::vector<uint16_t> mid(static_cast<std::size_t>(elements)), out(mid.size());
+      MLOPT_CUDA_CHECK(cudaMemcpy(mid.data(), dmid.ptr, mid.size() * 2, cudaMemcpyDeviceToHost));
+      MLOPT_CUDA_CHECK(cudaMemcpy(out.data(), dout.ptr, out.size() * 2, cudaMemcpyDeviceToHost));
+      expect_matches_reference(c, first, mid);
+      Host second = first;
+      second.x = mid;
+      second.residual = mid;
+      expect_matches_reference(c, second, out);
+    }
+  }
+}
+
+// The decode path keeps h and nothing else: its split-K sums never leave
+// the cluster's shared memory.
+TEST(MlpGpu, DecodeWorkspaceIsHOnly) {
+  SKIP_WITHOUT_GPU();
+  if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
+  MlpParams p = llama_7b_planning_params();
+  p.impl = MlpImpl::kDecode;
+  for (int tokens : {1, 16, 128}) {
+    p.tokens = tokens;
+    const MlpWorkspaceSizes sizes = mlp_workspace_sizes(p);
+    EXPECT_EQ(sizes.h, (static_cast<std::size_t>(tokens) * p.d_ff * 2 + 255) / 256 * 256) << tokens;
+    EXPECT_EQ(sizes.scratch, 0u) << tokens;
+    EXPECT_EQ(sizes.cublaslt, 0u) << tokens;
+  }
+}
+
+// Forcing the decode path on a GPU older than compute capability 9.0 is a
+// clear error (on 9.0 and newer it runs: the tests above).
+TEST(MlpGpu, DecodeOnAnOlderGpuThrows) {
+  SKIP_WITHOUT_GPU();
+  if (decode_here()) GTEST_SKIP() << "this GPU runs the decode path";
+  MlpParams p = llama_7b_planning_params();
+  p.impl = MlpImpl::kDecode;
+  try {
+    mlp_chosen_impl(p);
+    ADD_FAILURE() << "forcing decode on this GPU was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("compute capability 9.0"), std::string::npos) << e.what();
+  }
+  p.impl = MlpImpl::kAuto;
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+}
+
 // Auto follows the H100 measurements (see mlp_launch.cpp): cuBLASLt at
-// every size, packing and activation (the sm90 path, measured slower, is
-// never auto's choice, also on a cc 9.0 GPU where it could run); a forced
-// implementation is kept.
+// every size, packing and activation (the decode and sm90 paths, measured
+// slower, are never auto's choice, also on a GPU where they could run); a
+// forced implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   MlpParams p = llama_7b_planning_params();
   const bool sm90 = sm90_here();
+  const bool older_gpu = device_count() > 0 && !decode_here();
   for (int packing = 0; packing < 3; ++packing) {
     p.gated = packing < 2;
     p.gate_up = packing == 1 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
@@ -764,6 +891,7 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
         p.impl = MlpImpl::kAuto;
         EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
         for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt}) {
+          if (forced == MlpImpl::kDecode && older_gpu) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
           p.impl = forced;
           EXPECT_EQ(mlp_chosen_impl(p), forced);
         }

@@ -53,10 +53,14 @@ enum class GateUpPacking { kConcatenated, kInterleaved };
 enum class MlpImpl {
   kAuto,
   // Few tokens: both projections on mlopt's tensor-core GEMM with small
-  // token tiles and split-K, in one cooperative launch of persistent blocks
-  // (up, reduce, down, reduce, with grid barriers between): the weights are
-  // streamed once by enough blocks to fill the GPU, and there is one launch
-  // to wait for instead of three or four.
+  // token tiles, one launch each. K is split across the blocks of a
+  // thread-block cluster and summed in its distributed shared memory (no
+  // partial sums in memory, no reduction kernel), so the weights are
+  // streamed once by enough blocks to fill the GPU; the down projection is
+  // a programmatic dependent launch whose blocks start while the up
+  // projection runs and fetch their weights into L2 before h is ready.
+  // Compute capability 9.0 or newer; forcing it on an older GPU throws
+  // std::invalid_argument.
   kDecode,
   // The up projection (gated or not, any activation) on mlopt's tiled
   // tensor-core GEMM with the epilogue fused; the down projection on
@@ -122,7 +126,8 @@ struct MlpParams {
   MlpImpl impl = MlpImpl::kAuto;
   // Split-K of mlopt's GEMMs (kDecode for both projections, kFused for the
   // up projection): 0 chooses from the device's SM count; n forces at most n
-  // (never more than there are K tiles), 1 does not split (tests use this).
+  // (never more than there are K tiles, nor, for kDecode, than the 8 blocks
+  // of the largest portable cluster), 1 does not split (tests use this).
   int num_splits = 0;
   // kCublasLt, gated: the stored [gate | up] projection is made and
   // activated over blocks of at most this many tokens, one after the other in
