@@ -57,6 +57,10 @@ struct GemmArgs {
   // elements (a multiple of 8) of its K range of its weight tile.
   bool cluster_splits = false;
   int prefetch_k = 0;
+  // The decode down projection: its first pipeline stages of weights are
+  // loaded before it waits for the previous kernel (the up projection,
+  // which writes only h), its activations after.
+  bool weights_before_wait = false;
 };
 
 // The tile's K step (elements) and token rows.

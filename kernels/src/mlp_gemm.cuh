@@ -245,8 +245,14 @@ struct Loader {
     }
   }
 
-  // Stage `stage` <- K step starting at element k0.
+  // Stage `stage` <- K step starting at element k0: the activations' and
+  // the weights' pieces.
   __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
+    load_a(a_stage, k0, fallback);
+    load_w(w_stage, k0, fallback);
+  }
+
+  __device__ __forceinline__ void load_a(uint32_t a_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadA; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -255,6 +261,9 @@ struct Loader {
       const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
       cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
     }
+  }
+
+  __device__ __forceinline__ void load_w(uint32_t w_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadW; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -276,6 +285,21 @@ struct Loader {
 
 // ---- mainloop -------------------------------------------------------------
 
+// Programmatic dependent launch (sm_90+; the decode kernels): let the next
+// kernel on the stream launch now; wait until the previous one has finished
+// and its writes are visible. Below sm_90 nothing launches programmatically,
+// so there is nothing to signal or wait for.
+__device__ __forceinline__ void launch_next_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 template <class Cfg>
 struct Accumulators {
   float c[Cfg::kMI][Cfg::kNI][4];
@@ -283,6 +307,12 @@ struct Accumulators {
 
 // acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
 // features past the ends, and K past k_end, arrive as zeros.
+//
+// With g.weights_before_wait (the decode down projection, a programmatic
+// dependent launch) the first stages' weights are requested before the
+// previous kernel is waited for, and its activations after: one extra
+// commit group, older than all the others, so the waits below still find
+// stage kt complete.
 template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
 __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
                                               Accumulators<Cfg>& acc) {
@@ -296,12 +326,26 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 
   const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
 
+  if (g.weights_before_wait) {
 #pragma unroll
-  for (int s = 0; s < Cfg::kStages - 1; ++s) {
-    if (s < t.k_tiles) {
-      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) loader.load_w(w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
     }
-    cp_async_commit();  // empty groups keep the group count in step
+    cp_async_commit();
+    wait_for_previous_grid();
+#pragma unroll
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) loader.load_a(a_smem + s * Cfg::kStageA * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+      cp_async_commit();
+    }
+  } else {
+#pragma unroll
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) {
+        loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+      }
+      cp_async_commit();  // empty groups keep the group count in step
+    }
   }
 
   // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
@@ -491,21 +535,19 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kerne
 //     units from its peers' shared memory (distributed shared memory) and
 //     stores them through the epilogue. No partial sums in global memory,
 //     no reduction kernel.
-//   - Programmatic dependent launch: every block lets the next kernel on the
-//     stream launch at once (griddepcontrol.launch_dependents) and waits for
-//     the previous kernel's results (griddepcontrol.wait) only before it
-//     reads anything that kernel may write. Before waiting it asks L2 for its
-//     share of the weights (a prefetch, which cannot read stale data: L2 is
-//     the point of coherence). So the down projection's blocks are resident
-//     while the up projection runs, and its weights are on chip when h is.
+//   - Programmatic dependent launch: the up projection's blocks let the next
+//     kernel launch (griddepcontrol.launch_dependents) as soon as they have
+//     waited for the previous kernel's results (griddepcontrol.wait). So the
+//     down projection's blocks are resident while the up projection runs:
+//     they ask L2 for their share of the weights (GemmArgs::prefetch_k) and
+//     load their first stages of weights into shared memory
+//     (GemmArgs::weights_before_wait), then wait for h.
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk prefetch);
 // mlp_launch.cpp checks the device before it launches.
 constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-__device__ __forceinline__ void launch_next_grid() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
-__device__ __forceinline__ void wait_for_previous_grid() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
 // `bytes` (a multiple of 16) from `p` (16-byte aligned) into L2, no completion to wait for.
 __device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
@@ -588,13 +630,22 @@ template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_decode_kernel(const GemmArgs g) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(128) unsigned char smem[];
-  launch_next_grid();
   const TileCoord t = tile_coord<Cfg, kGated>(g, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y));
   prefetch_weights_l2<Cfg, kLayout, kGated>(g, t);
-  wait_for_previous_grid();  // a (x or h), bias and residual may come from the previous kernel
+  // a (x or h), bias and residual may come from the previous kernel: wait
+  // before the mainloop reads them (the down projection waits inside it,
+  // after requesting its first weights). The next kernel may launch once
+  // every block is past its wait, so it never runs beside a kernel older
+  // than this one: the down projection's weights, read before its wait,
+  // can only be written by kernels that have finished.
+  if (!g.weights_before_wait) {
+    wait_for_previous_grid();
+    launch_next_grid();
+  }
   Accumulators<Cfg> acc;
   zero(acc);
   mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
+  if (g.weights_before_wait) launch_next_grid();
   if (g.splits > 1) {
     reduce_in_cluster<Cfg, kGated>(g, smem, acc);
     epilogue<Cfg, Element, kGated>(g, t, acc, g.splits, static_cast<int>(blockIdx.y));

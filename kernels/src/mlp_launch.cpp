@@ -69,7 +69,13 @@ using mlp_detail::GemmTile;
 // (bench/results/mlp-decode-h100-2026-11-25.json) is still behind at every
 // size: GPT-2 small at 1 / 16 tokens 19.2 / 21.9 us against 17.0 / 19.8 us
 // (its one kernel 16.3 / 17.9 us against cuBLASLt's 13-14 us of kernels),
-// Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. So auto takes
+// Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. Its replacement, two
+// launches with K split over thread-block clusters and the down projection
+// a programmatic dependent launch (bench/results/mlp-decode-clusters-*-
+// h100-2026-12-06.json, interleaved rounds), is also behind: GPT-2 small
+// 17.4 / 18.7 us at 1 / 16 tokens against 16.5 / 17.1, Llama-7B 133.3 /
+// 138.2 us against 122.1 / 121.3, and 2-3x slower from 64 tokens on (the
+// mma.sync mainloop, as for kFused). So auto takes
 // cuBLASLt; kDecode and kFused stay as explicit choices: kFused never
 // stores the [tokens, 2 d_ff] gate/up projection (it keeps h, half of what
 // the cuBLASLt path keeps for a gated MLP), for when memory, not time, is
@@ -276,6 +282,7 @@ Plan make_plan(const MlpParams& p) {
     down.epilogue = down_epilogue(p);
     down.tile = plan.up.tile;
     down.cluster_splits = true;
+    down.weights_before_wait = true;
     mlp_detail::plan_splits(down, p.num_splits, sms);
     // Only the down projection's blocks start early (the up projection's
     // predecessor is no programmatic primary), and only where both weights
