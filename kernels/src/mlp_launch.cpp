@@ -72,10 +72,12 @@ using mlp_detail::GemmTile;
 // Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. Its replacement, two
 // launches with K split over thread-block clusters and the down projection
 // a programmatic dependent launch (bench/results/mlp-decode-clusters-*-
-// h100-2026-12-06.json, interleaved rounds), is also behind: GPT-2 small
-// 17.4 / 18.7 us at 1 / 16 tokens against 16.5 / 17.1, Llama-7B 133.3 /
-// 138.2 us against 122.1 / 121.3, and 2-3x slower from 64 tokens on (the
-// mma.sync mainloop, as for kFused). So auto takes
+// h100-2026-12-06.json, interleaved rounds) is no better than cuBLASLt
+// overall: GPT-2 small 17.4 / 18.7 us at 1 / 16 tokens against 16.5 / 17.1
+// in one run, and (with the down projection's first weights loaded before
+// it waits, mlp-h100-2026-12-06.json) 17.5 / 17.8 against 17.6 / 18.9 in
+// the next; Llama-7B 133-135 / 137-138 us against 121-122 / 121, and 2-3x
+// slower from 64 tokens on (the mma.sync mainloop, as for kFused). So auto takes
 // cuBLASLt; kDecode and kFused stay as explicit choices: kFused never
 // stores the [tokens, 2 d_ff] gate/up projection (it keeps h, half of what
 // the cuBLASLt path keeps for a gated MLP), for when memory, not time, is

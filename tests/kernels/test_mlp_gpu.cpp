@@ -219,33 +219,46 @@ void expect_matches_reference(const Case& c, const Host& h, const std::vector<ui
   EXPECT_GT(max_ref, 0.1f);  // the data is not degenerate
 }
 
+// A case's inputs, copied to the device.
+struct DeviceInputs {
+  DeviceBuffer x, w_up, b_up, w_down, b_down, residual;
+  explicit DeviceInputs(const Host& h)
+      : x(h.x.size() * 2), w_up(h.w_up.size() * 2), b_up(h.b_up.size() * 2), w_down(h.w_down.size() * 2),
+        b_down(h.b_down.size() * 2), residual(h.residual.size() * 2) {
+    upload(x, h.x);
+    upload(w_up, h.w_up);
+    upload(b_up, h.b_up);
+    upload(w_down, h.w_down);
+    upload(b_down, h.b_down);
+    upload(residual, h.residual);
+  }
+  // The case's params pointing at these weights (and biases, where the case has them).
+  MlpParams params(const Case& c) const {
+    MlpParams p = params_of(c);
+    p.w_up = w_up.ptr;
+    p.b_up = c.bias ? b_up.ptr : nullptr;
+    p.w_down = w_down.ptr;
+    p.b_down = c.bias ? b_down.ptr : nullptr;
+    return p;
+  }
+};
+
 void run_case(const Case& c, std::mt19937& rng) {
   SCOPED_TRACE(describe(c));
   const int64_t d = c.d_model, tokens = c.tokens;
   const Host h = random_host(c, rng);
-  const MlpParams p = params_of(c);
 
   CudaStream stream;
-  DeviceBuffer dx(h.x.size() * 2), dw_up(h.w_up.size() * 2), db_up(h.b_up.size() * 2), dw_down(h.w_down.size() * 2),
-      db_down(h.b_down.size() * 2), dres(h.residual.size() * 2), dout(std::size_t(tokens * d) * 2);
-  upload(dx, h.x);
-  upload(dw_up, h.w_up);
-  upload(db_up, h.b_up);
-  upload(dw_down, h.w_down);
-  upload(db_down, h.b_down);
-  upload(dres, h.residual);
-  MlpParams dp = p;
-  dp.x = dx.ptr;
-  dp.w_up = dw_up.ptr;
-  dp.b_up = c.bias ? db_up.ptr : nullptr;
-  dp.w_down = dw_down.ptr;
-  dp.b_down = c.bias ? db_down.ptr : nullptr;
+  const DeviceInputs in(h);
+  DeviceBuffer dout(std::size_t(tokens * d) * 2);
+  MlpParams dp = in.params(c);
+  dp.x = in.x.ptr;
   dp.out = dout.ptr;
   if (c.residual_in_place) {
     upload(dout, h.residual);
     dp.residual = dout.ptr;
   } else {
-    dp.residual = c.residual ? dres.ptr : nullptr;
+    dp.residual = c.residual ? in.residual.ptr : nullptr;
     poison_device(dout.ptr, dout.bytes, stream.get());
   }
   DeviceBuffer workspace(mlp_workspace_bytes(dp));
@@ -799,23 +812,11 @@ TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
       Host first = random_host(c, rng);
       const int64_t elements = int64_t{tokens} * c.d_model;
       CudaStream stream;
-      DeviceBuffer dx(first.x.size() * 2), dw_up(first.w_up.size() * 2), db_up(first.b_up.size() * 2),
-          dw_down(first.w_down.size() * 2), db_down(first.b_down.size() * 2), dres(first.residual.size() * 2),
-          dmid(std::size_t(elements) * 2), dout(std::size_t(elements) * 2);
-      upload(dx, first.x);
-      upload(dw_up, first.w_up);
-      upload(db_up, first.b_up);
-      upload(dw_down, first.w_down);
-      upload(db_down, first.b_down);
-      upload(dres, first.residual);
-      MlpParams p = params_of(c);
-      p.w_up = dw_up.ptr;
-      p.b_up = c.bias ? db_up.ptr : nullptr;
-      p.w_down = dw_down.ptr;
-      p.b_down = c.bias ? db_down.ptr : nullptr;
-      MlpParams one = p, two = p;
-      one.x = dx.ptr;
-      one.residual = dres.ptr;
+      const DeviceInputs in(first);
+      DeviceBuffer dmid(std::size_t(elements) * 2), dout(std::size_t(elements) * 2);
+      MlpParams one = in.params(c), two = one;
+      one.x = in.x.ptr;
+      one.residual = in.residual.ptr;
       one.out = dmid.ptr;
       two.x = dmid.ptr;
       two.residual = dmid.ptr;
