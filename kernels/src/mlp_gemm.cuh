@@ -447,7 +447,8 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = t.f0 + warp_n * Cfg::kWarpN + ni * 8 + (lane % 4) * 2;
-          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;  // f even and n % 8 == 0: f + 1 < n too
+          // f even and n % 8 == 0: f + 1 < n too
+          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
           const float s0 = acc.c[mi][ni][2 * half], s1 = acc.c[mi][ni][2 * half + 1];
           const int64_t at = static_cast<int64_t>(r) * n + f;
           if (split) {
