@@ -77,8 +77,9 @@ using mlp_detail::GemmTile;
 // in one run, and (with the down projection's first weights loaded before
 // it waits, mlp-h100-2026-12-06.json) 17.5 / 17.8 against 17.6 / 18.9 in
 // the next; Llama-7B 133-135 / 137-138 us against 121-122 / 121, and 2-3x
-// slower from 64 tokens on (the mma.sync mainloop, as for kFused). So auto takes
-// cuBLASLt; kDecode and kFused stay as explicit choices: kFused never
+// slower from 64 tokens on (the mma.sync mainloop, as for kFused). So auto
+// takes it only for small MLPs and few tokens (kDecodeMaxTokens), and
+// cuBLASLt everywhere else; kFused stays an explicit choice: kFused never
 // stores the [tokens, 2 d_ff] gate/up projection (it keeps h, half of what
 // the cuBLASLt path keeps for a gated MLP), for when memory, not time, is
 // short.
@@ -111,6 +112,21 @@ constexpr int kDefaultRowBlock = 4096;
 // took 133 us at 1 token against 122 us for cuBLASLt's GEMMs; so only MLPs
 // whose weights fit the budget prefetch (GPT-2 small: 9.4 MB).
 constexpr std::size_t kDecodePrefetchBytes = std::size_t{16} << 20;
+
+// Both projections' weights, in bytes.
+std::size_t weight_bytes(const MlpParams& p) {
+  return static_cast<std::size_t>(mlp_up_features(p) + p.d_ff) * p.d_model * 2;
+}
+
+// kAuto takes the decode path for at most this many tokens when the weights
+// fit kDecodePrefetchBytes (so its down projection's weights come from L2)
+// on a GPU that runs it. Measured on H100s (2026-12-06, interleaved rounds;
+// bench/results/mlp-h100-2026-12-06.json, mlp-rounds10-gpt2-h100-...): GPT-2
+// small at 1 / 16 tokens 17.5 / 17.8 and 17.2 / 17.6 us against the cuBLASLt
+// path's 17.6 / 18.9 and 17.7 / 18.3 (on an H200 15.7 / 16.5 against 17.1 /
+// 18.6), while at 64 tokens and beyond (the 64-token tile) it is 2.5x
+// slower, and for Llama-7B's 270 MB of weights 11% slower at 1-16 tokens.
+constexpr int kDecodeMaxTokens = 16;
 
 // The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
 // (the last may be shorter).
@@ -175,6 +191,9 @@ MlpImpl choose(const MlpParams& p) {
     }
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
+  if (p.tokens <= kDecodeMaxTokens && weight_bytes(p) <= kDecodePrefetchBytes && mlp_detail::decode_device()) {
+    return MlpImpl::kDecode;
+  }
   return MlpImpl::kCublasLt;
 }
 
@@ -290,8 +309,7 @@ Plan make_plan(const MlpParams& p) {
     // predecessor is no programmatic primary), and only where both weights
     // fit the budget: otherwise the up projection's stream of weights
     // through L2 evicts the prefetched lines before they are read.
-    const std::size_t weight_bytes = static_cast<std::size_t>(mlp_up_features(p) + p.d_ff) * p.d_model * 2;
-    if (weight_bytes <= kDecodePrefetchBytes) mlp_detail::plan_prefetch(down, kDecodePrefetchBytes);
+    if (weight_bytes(p) <= kDecodePrefetchBytes) mlp_detail::plan_prefetch(down, kDecodePrefetchBytes);
   } else {
     plan.uses_lt = true;  // the down projection
   }

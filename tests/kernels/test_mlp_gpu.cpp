@@ -873,10 +873,10 @@ TEST(MlpGpu, DecodeOnAnOlderGpuThrows) {
   EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
 }
 
-// Auto follows the H100 measurements (see mlp_launch.cpp): cuBLASLt at
-// every size, packing and activation (the decode and sm90 paths, measured
-// slower, are never auto's choice, also on a GPU where they could run); a
-// forced implementation is kept.
+// Auto follows the H100 measurements (see mlp_launch.cpp): for Llama-7B's
+// 270 MB of weights cuBLASLt at every size, packing and activation (the
+// decode and sm90 paths, measured slower there, are never auto's choice,
+// also on a GPU where they could run); a forced implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   MlpParams p = llama_7b_planning_params();
   const bool sm90 = sm90_here();
@@ -903,6 +903,28 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
       }
     }
   }
+}
+
+// A small MLP (GPT-2 small's 9.4 MB of weights: both fit in L2) at up to 16
+// tokens goes to the decode path where it runs; more tokens, larger weights
+// or a GPU without clusters go to cuBLASLt.
+TEST(MlpGpu, AutoTakesDecodeForFewTokensOfASmallMlp) {
+  MlpParams p = llama_7b_planning_params();
+  p.d_model = 768;
+  p.d_ff = 3072;
+  p.gated = false;
+  p.activation = Activation::kGeluTanh;
+  p.layout = WeightLayout::kInOut;
+  const MlpImpl small = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
+  for (int tokens : {1, 2, 15, 16, 17, 64, 128}) {
+    p.tokens = tokens;
+    EXPECT_EQ(mlp_chosen_impl(p), tokens <= 16 ? small : MlpImpl::kCublasLt) << tokens;
+  }
+  p.tokens = 16;
+  p.gated = true;  // 2 x 3072 gate/up features: 14.2 MB, still within 16 MiB
+  EXPECT_EQ(mlp_chosen_impl(p), small);
+  p.d_ff = 4096;  // 18.9 MB: beyond
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
 }
 
 TEST(MlpGpu, RejectsBadCalls) {

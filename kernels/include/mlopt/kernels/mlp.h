@@ -47,7 +47,9 @@ enum class WeightLayout {
 enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
-// (mlp_launch.cpp says why; kCublasLt today). The others force one (tests and benchmarks compare
+// (mlp_launch.cpp says why: kDecode for at most 16 tokens of an MLP whose
+// weights take at most 16 MiB on a GPU of compute capability 9.0+,
+// kCublasLt otherwise). The others force one (tests and benchmarks compare
 // them); forcing one the params or the device cannot run throws
 // std::invalid_argument.
 enum class MlpImpl {
