@@ -34,7 +34,9 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -234,14 +236,25 @@ struct Timed {
 };
 
 // Times a case's variants in `rounds` interleaved rounds (each round calls
-// every variant in turn, warm-up + iters calls each: A B C A B C ...), so
-// that the GPU's clock drift over the case, which moves a 16k-token Llama
+// every variant in turn, warm-up + iters calls each: A B C, then e.g. C A B),
+// so that the GPU's clock drift over the case, which moves a 16k-token Llama
 // MLP by 5% within a run, falls on every variant alike rather than on
-// whichever was timed last. The median is over all rounds' samples. A
-// variant that fails keeps its error and is left out of later rounds.
+// whichever was timed last. The first round takes the variants in their
+// order, each later one in a shuffled order (a fixed seed, so runs repeat):
+// on an H100 at 16k tokens the variant timed right after a slow, low-power
+// one ran at boost clocks, 10% faster than the same configuration timed two
+// places later (bench/results/mlp-16k-fine-rounds-h100-2026-12-06.json), so
+// no variant may always hold the same place or follow the same neighbour.
+// The median is over all rounds' samples. A variant that fails keeps its
+// error and is left out of later rounds.
 void time_in_rounds(const Bench& b, Case& c, const std::vector<Timed>& timed, int rounds) {
+  std::vector<std::size_t> order(timed.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937 shuffler(20261206);
   for (int r = 0; r < rounds; ++r) {
-    for (const Timed& t : timed) {
+    if (r > 0) std::shuffle(order.begin(), order.end(), shuffler);
+    for (std::size_t i : order) {
+      const Timed& t = timed[i];
       Variant& v = c.variants[t.variant];
       if (!v.error.empty()) continue;
       try {
