@@ -90,8 +90,8 @@ void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream
 // capability 9.0 or newer (the caller checks: decode_device).
 void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
 
-// The current device's compute capability as major * 10 + minor, asked
-// once per device; 0 where there is no CUDA device.
+// The current device's compute capability as major * 10 + minor; 0 where
+// there is no CUDA device.
 int device_compute_capability();
 // Whether the decode kernels can run on the current device (9.0 or newer).
 inline bool decode_device() { return device_compute_capability() >= 90; }

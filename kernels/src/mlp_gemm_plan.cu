@@ -27,6 +27,11 @@ int blocks_per_sm(GemmTile tile, bool gated) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Output tiles (token tiles x feature tiles) of the GEMM's grid.
+int64_t output_tile_count(const GemmArgs& g) {
+  return ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, g.epilogue.gated));
+}
+
 }  // namespace
 
 int gemm_tile_k(GemmTile tile) {
@@ -71,7 +76,7 @@ int gemm_tile_features(GemmTile tile, bool gated) {
 void plan_splits(GemmArgs& g, int requested, int sm_count) {
   const bool gated = g.epilogue.gated;
   const int64_t k_tiles = ceil_div(g.k, gemm_tile_k(g.tile));
-  const int64_t tiles = ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, gated));
+  const int64_t tiles = output_tile_count(g);
   const int64_t cap = g.cluster_splits ? mlp_gemm::kMaxClusterSplits : 65535;
   int64_t splits = 1;
   if (requested > 0) {
@@ -102,8 +107,7 @@ std::size_t gemm_partials_bytes(const GemmArgs& g) {
 
 void plan_prefetch(GemmArgs& g, std::size_t budget_bytes) {
   const bool gated = g.epilogue.gated;
-  const int64_t blocks =
-      ceil_div(g.m, gemm_tile_m(g.tile)) * ceil_div(g.n, gemm_tile_features(g.tile, gated)) * g.splits;
+  const int64_t blocks = output_tile_count(g) * g.splits;
   // A block's weight tile is gemm_tile_features (x2 gated) features wide.
   const int64_t row_bytes = int64_t{gemm_tile_features(g.tile, gated)} * (gated ? 2 : 1) * 2;
   const int64_t split_k = int64_t{g.k_tiles_per_split} * gemm_tile_k(g.tile);

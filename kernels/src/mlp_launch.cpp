@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,19 +34,20 @@ std::optional<Sm90GemmConfig> sm90_forced_config() {
   return static_cast<Sm90GemmConfig>(c);
 }
 
+namespace {
+// The current device's attribute (cheap: no device-properties query).
+int current_device_attribute(cudaDeviceAttr attribute) {
+  int device = 0, value = 0;
+  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
+  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
+  return value;
+}
+}  // namespace
+
 int device_compute_capability() {
   if (device_count() == 0) return 0;
-  int device = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  static std::mutex mutex;
-  static std::map<int, int> capability;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto it = capability.find(device);
-  if (it == capability.end()) {
-    const DeviceProperties props = device_properties(device);
-    it = capability.emplace(device, props.compute_major * 10 + props.compute_minor).first;
-  }
-  return it->second;
+  return 10 * current_device_attribute(cudaDevAttrComputeCapabilityMajor) +
+         current_device_attribute(cudaDevAttrComputeCapabilityMinor);
 }
 }  // namespace mlp_detail
 
@@ -159,17 +158,10 @@ RowBlocks row_blocks(const MlpParams& p) {
 // separate h), which kOn offers.
 constexpr bool kAutoOverlap = false;
 
-int current_device_attribute(cudaDeviceAttr attribute) {
-  int device = 0, value = 0;
-  MLOPT_CUDA_CHECK(cudaGetDevice(&device));
-  MLOPT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attribute, device));
-  return value;
-}
-
 constexpr std::size_t kAlign = 256;
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-int sm_count() { return current_device_attribute(cudaDevAttrMultiProcessorCount); }
+int sm_count() { return mlp_detail::current_device_attribute(cudaDevAttrMultiProcessorCount); }
 
 // Forced kSm90 on params or a device it cannot run is the caller's error.
 MlpImpl choose(const MlpParams& p) {
