@@ -82,6 +82,7 @@ struct Options {
   bool kernels = false;  // trace each variant's kernels (CUPTI) after timing it
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
+  std::vector<int> decode_splits;  // also time the decode path with K split over this many blocks
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
   int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
@@ -330,6 +331,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     int row_block = 0;
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
     kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
+    int splits = 0;  // MlpParams::num_splits (0: the planner's)
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
@@ -341,6 +343,10 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   for (int algo = 1; algo < o.lt_algos; ++algo) {
     impls.push_back({"mlopt-cublaslt-algo" + std::to_string(algo), kernels::MlpImpl::kCublasLt, 0, algo});
   }
+  for (int splits : o.decode_splits) {
+    impls.push_back({"mlopt-decode-splits" + std::to_string(splits), kernels::MlpImpl::kDecode, 0, 0,
+                     kernels::RowBlockOverlap::kAuto, splits});
+  }
   if (o.overlap && m.gated) {
     impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOn});
     impls.push_back({"mlopt-cublaslt-overlap-off", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOff});
@@ -349,7 +355,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
                        kernels::RowBlockOverlap::kOn});
     }
   }
-  for (const auto& [name, impl, row_block, lt_algo, overlap] : impls) {
+  for (const auto& [name, impl, row_block, lt_algo, overlap, splits] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -378,6 +384,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       auto p = kernel_params(m, sm90 ? sm90_weights : w, x, out, impl);
       p.row_block = row_block;
       p.overlap = overlap;
+      p.num_splits = splits;
       if (sm90) {
         p.gate_up = kernels::GateUpPacking::kInterleaved;
         try {
@@ -570,6 +577,11 @@ void add_options(CLI::App& app, Options& o) {
                  "Also time the cuBLASLt path on cuBLASLt's heuristic answers 1 .. N-1 for both GEMMs (variants "
                  "mlopt-cublaslt-algoI; answer 0 is what runs by default)")
       ->check(CLI::Range(1, 32));
+  app.add_option("--decode-splits", o.decode_splits,
+                 "Also time the decode path with K split over at most this many blocks of a cluster (MlpParams::"
+                 "num_splits; variants mlopt-decode-splitsN)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
 }
 
 int run(const Options& o) {

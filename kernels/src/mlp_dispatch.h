@@ -2,6 +2,7 @@
 // Internal: the pieces mlp_forward composes, one family per file.
 //
 //   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
+//   mlp_decode.cuh (+ mlp_decode_*.cu) the few-token path: weights streamed into mma registers
 //   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues (mlp_reduce.cuh)
 //   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
 //   mlp_sm90.h (+ mlp_sm90_*.cu)     the Hopper up projection (CUTLASS wgmma GEMM, fused epilogue)
@@ -30,13 +31,6 @@ struct Epilogue {
   void* out = nullptr;             // [m, n]
 };
 
-// Tile shapes of mlopt's GEMM (mlp_gemm.cuh has the numbers and the why).
-enum class GemmTile {
-  kLarge,    // 128 tokens x 128 features, for many tokens
-  kSmall16,  // 16 tokens: decode
-  kSmall64,  // 64 tokens: decode with a few more tokens
-};
-
 // out[m, n] = epilogue(a[m, k] . w^T) on mlopt's kernel, where w holds
 // n features (gated: 2n, packed) in `layout`. With splits > 1 each split
 // of K writes fp32 partial sums to `partials` ([splits][m][gated ? 2n : n],
@@ -47,48 +41,64 @@ struct GemmArgs {
   const void* w = nullptr;  // kOutIn: [n_packed, k]; kInOut: [k, n_packed]
   int m = 0, n = 0, k = 0;
   Epilogue epilogue;
-  GemmTile tile = GemmTile::kLarge;
   int splits = 1;
-  int k_tiles_per_split = 0;   // in units of the tile's K step
-  float* partials = nullptr;   // splits > 1 and not cluster_splits only
-  // The decode kernels (run_decode): the splits of K are the blocks of a
-  // thread-block cluster and are summed in its distributed shared memory
-  // (no partials); each block first asks L2 for the first prefetch_k
-  // elements (a multiple of 8) of its K range of its weight tile.
-  bool cluster_splits = false;
-  int prefetch_k = 0;
-  // The decode down projection: its first pipeline stages of weights are
-  // loaded before it waits for the previous kernel (the up projection,
-  // which writes only h), its activations after.
-  bool weights_before_wait = false;
+  int k_tiles_per_split = 0;   // in units of the tile's K step (mlp_gemm.cuh's tiles)
+  float* partials = nullptr;   // splits > 1 only
 };
 
-// The tile's K step (elements) and token rows.
-int gemm_tile_k(GemmTile tile);
-int gemm_tile_m(GemmTile tile);
-int gemm_tile_features(GemmTile tile, bool gated);
 
 // Fills splits and k_tiles_per_split: `requested` (0 = choose) capped by
 // the K tiles; chosen so the grid covers the device's SMs about twice.
-// With g.cluster_splits (the decode kernels) also capped at the largest
-// portable cluster (8) and not limited by the partial sums' size (there are
-// none).
 void plan_splits(GemmArgs& g, int requested, int sm_count);
-// Bytes of fp32 partial sums the split GEMM writes (0 unsplit or cluster_splits).
+// Bytes of fp32 partial sums the split GEMM writes (0 unsplit).
 std::size_t gemm_partials_bytes(const GemmArgs& g);
-// The decode kernels' L2 prefetch (GemmArgs::prefetch_k): as many K
-// elements per block as share `budget_bytes` among the grid's blocks,
-// whole splits where they fit. Needs splits planned.
-void plan_prefetch(GemmArgs& g, std::size_t budget_bytes);
 
 // Runs the GEMM (and the split reduction if splits > 1) on `stream`.
 void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
 
-// Both projections of MlpImpl::kDecode, one launch each (mlp_gemm.cuh
-// says how): `up` writes h (up.epilogue.out), which `down` reads as its a;
-// both planned with the same small tile and cluster_splits. Compute
-// capability 9.0 or newer (the caller checks: decode_device).
-void run_decode(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
+// One projection of MlpImpl::kDecode (mlp_decode.cuh says how): out[m, n]
+// = epilogue(a[m, k] . w^T), w holding n features (gated: 2n, packed).
+struct DecodeArgs {
+  const void* a = nullptr;  // [m, k], rows contiguous
+  const void* w = nullptr;  // kOutIn: [n_packed, k]; kInOut: [k, n_packed]
+  int m = 0, n = 0, k = 0;
+  Epilogue epilogue;
+  // K is cut into steps (decode_step_k); each block of the cluster along
+  // the grid's y takes steps_per_block of them, k_blocks blocks in all.
+  int k_blocks = 1;
+  int steps_per_block = 0;
+  // The down projection: it loads its first step of weights before it
+  // waits for the previous kernel (the up projection, which writes only h),
+  // and with prefetch_rest asks L2 for its later steps' weights too.
+  bool weights_before_wait = false;
+  bool prefetch_rest = false;
+};
+
+// The decode kernels' geometry: warps per block, the most blocks of a
+// cluster along K (the largest portable cluster), K per warp step and
+// output features per block (slab), per weight layout.
+constexpr int kDecodeWarps = 8;
+constexpr int kDecodeMaxClusterBlocks = 8;
+constexpr int decode_step_k(WeightLayout layout) { return layout == WeightLayout::kOutIn ? 128 : 16; }
+constexpr int decode_slab_features(WeightLayout layout, bool gated) {
+  return (layout == WeightLayout::kOutIn ? 16 : 128) / (gated ? 2 : 1);
+}
+// Tokens per block: 8 for at most 8 tokens, else 16 (blocks along the grid's z).
+constexpr int decode_token_group(int tokens) { return tokens <= 8 ? 8 : 16; }
+
+// Fills k_blocks and steps_per_block: `requested` (0 = choose) blocks
+// along K, capped by the steps and kDecodeMaxClusterBlocks; chosen so the
+// grid has about two blocks per SM while each warp keeps at least one step.
+void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count);
+// The grid of a planned projection: slabs x k_blocks x token groups (throws
+// std::invalid_argument beyond the grid's limits).
+dim3 decode_grid(const DecodeArgs& d, WeightLayout layout);
+
+// Both projections on `stream`: `up` writes h (up.epilogue.out), which
+// `down` reads as its a. Compute capability 9.0 or newer (the caller
+// checks: decode_device).
+void run_decode(const DecodeArgs& up, const DecodeArgs& down, WeightLayout layout, MlpDType dtype,
+                cudaStream_t stream);
 
 // The current device's compute capability as major * 10 + minor; 0 where
 // there is no CUDA device.
@@ -101,10 +111,11 @@ void run_gemm_fp16_out_in(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_fp16_in_out(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_bf16_out_in(const GemmArgs& g, cudaStream_t stream);
 void run_gemm_bf16_in_out(const GemmArgs& g, cudaStream_t stream);
-void run_decode_fp16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_decode_fp16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_decode_bf16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_decode_bf16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
+// Per (dtype, layout) decode instantiations (mlp_decode_<dtype>_<layout>.cu).
+void run_decode_fp16_out_in(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
+void run_decode_fp16_in_out(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
+void run_decode_bf16_out_in(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
+void run_decode_bf16_in_out(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
 
 // mlp_epilogue.cu. Sums `splits` partial slices ([splits][m][gated ? 2n : n]
 // fp32) and applies the epilogue into e.out [m, n].

@@ -15,10 +15,6 @@
 //   epilogue              bias, activation or act(gate) * up, residual,
 //                         rounded once and stored; or fp32 partial sums when
 //                         K is split (mlp_reduce.cuh reduces them)
-//   mlp_decode_kernel     one projection of a few-token MLP: K split over a
-//                         thread-block cluster and reduced in distributed
-//                         shared memory, chained to the next launch with
-//                         programmatic dependent launch (see there)
 //
 // Gated tiles hold gate and up weights of the same features, arranged so that
 // each thread's accumulators include both sums of the features it stores:
@@ -34,7 +30,6 @@
 // so builds parallelise; mlp_gemm_plan.cu plans and dispatches.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -55,7 +50,6 @@ namespace mlopt::kernels::mlp_gemm {
 using mlp_detail::Convert;
 using mlp_detail::Epilogue;
 using mlp_detail::GemmArgs;
-using mlp_detail::GemmTile;
 
 template <int kBlockM_, int kTileN_, int kBlockK_, int kWarpsM_, int kWarpsN_, int kStages_, int kMinBlocks_>
 struct TileConfig {
@@ -101,27 +95,15 @@ struct TileConfig {
 // sm80 GEMM shape. Gated: 120 KB of shared memory and 128 fp32 accumulators
 // per thread (~200 registers) make it one block per SM; plain tiles are half
 // as wide, so two blocks fit.
-// Small16/Small64: decode. One token tile covers all tokens, so each weight
-// is read once; K = 64 per stage makes each cp.async batch 16 KB+ per
-// block, four stages keep ~70 KB in flight per block, and 4 warps split the
-// 128 columns. Split-K (plan_splits) supplies the blocks to fill the SMs.
-template <GemmTile kTile, bool kGated>
+template <bool kGated>
 struct ConfigFor;
 template <>
-struct ConfigFor<GemmTile::kLarge, true> {
+struct ConfigFor<true> {
   using type = TileConfig<128, 256, 32, 2, 4, 4, 1>;
 };
 template <>
-struct ConfigFor<GemmTile::kLarge, false> {
+struct ConfigFor<false> {
   using type = TileConfig<128, 128, 32, 2, 4, 4, 2>;
-};
-template <bool kGated>
-struct ConfigFor<GemmTile::kSmall16, kGated> {
-  using type = TileConfig<16, 128, 64, 1, 4, 4, 2>;
-};
-template <bool kGated>
-struct ConfigFor<GemmTile::kSmall64, kGated> {
-  using type = TileConfig<64, 128, 64, 1, 4, 4, 2>;
 };
 
 // Blocks of kGroupM token tiles walk the feature tiles together, so the
@@ -285,21 +267,6 @@ struct Loader {
 
 // ---- mainloop -------------------------------------------------------------
 
-// Programmatic dependent launch (sm_90+; the decode kernels): let the next
-// kernel on the stream launch now; wait until the previous one has finished
-// and its writes are visible. Below sm_90 nothing launches programmatically,
-// so there is nothing to signal or wait for.
-__device__ __forceinline__ void launch_next_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wait_for_previous_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-
 template <class Cfg>
 struct Accumulators {
   float c[Cfg::kMI][Cfg::kNI][4];
@@ -307,12 +274,7 @@ struct Accumulators {
 
 // acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
 // features past the ends, and K past k_end, arrive as zeros.
-//
-// With g.weights_before_wait (the decode down projection, a programmatic
-// dependent launch) the first stages' weights are requested before the
-// previous kernel is waited for, and its activations after: one extra
-// commit group, older than all the others, so the waits below still find
-// stage kt complete.
+
 template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
 __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
                                               Accumulators<Cfg>& acc) {
@@ -326,26 +288,12 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 
   const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
 
-  if (g.weights_before_wait) {
 #pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) loader.load_w(w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < t.k_tiles) {
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
     }
-    cp_async_commit();
-    wait_for_previous_grid();
-#pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) loader.load_a(a_smem + s * Cfg::kStageA * 2, t.k_begin + s * Cfg::kBlockK, g.w);
-      cp_async_commit();
-    }
-  } else {
-#pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) {
-        loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
-      }
-      cp_async_commit();  // empty groups keep the group count in step
-    }
+    cp_async_commit();  // empty groups keep the group count in step
   }
 
   // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
@@ -409,21 +357,9 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 // Thread (lane) holds, for each (mi, ni), the sums at tile rows
 // mi*16 + lane/4 (+8 for c[2], c[3]) and tile columns ni*8 + 2 (lane%4) (+1
 // for c[1], c[3]) of its warp's slice.
-//
-// The thread's fragments come in units (fragment_unit); the epilogue
-// stores the units u with u % owners == owner (the decode kernel's cluster
-// ranks share a tile's units so; everything else passes 1, 0).
-template <class Cfg, bool kGated>
-__device__ __forceinline__ int fragment_unit(int mi, int ni, GateUpPacking packing) {
-  // Gated and concatenated, n-tiles ni and ni + kNI/2 hold the gate and up
-  // sums of the same features: one unit.
-  if (kGated && packing == GateUpPacking::kConcatenated) return mi * (Cfg::kNI / 2) + ni % (Cfg::kNI / 2);
-  return mi * Cfg::kNI + ni;
-}
 
 template <class Cfg, typename Element, bool kGated>
-__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc,
-                                         int owners = 1, int owner = 0) {
+__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
   using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
   const Epilogue& e = g.epilogue;
   const int warp = static_cast<int>(threadIdx.x) / 32;
@@ -432,7 +368,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
   const int warp_n = warp % Cfg::kWarpsN;
   const int row0 = t.m0 + warp_m * Cfg::kWarpM + lane / 4;
   const int n = g.n;
-  const bool split = g.splits > 1 && !g.cluster_splits;
+  const bool split = g.splits > 1;
   const int64_t n_acc = kGated ? 2 * int64_t{n} : int64_t{n};
   float* partials = split ? g.partials + static_cast<int64_t>(t.split) * g.m * n_acc : nullptr;
   auto* out = static_cast<Element*>(e.out);
@@ -448,7 +384,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = t.f0 + warp_n * Cfg::kWarpN + ni * 8 + (lane % 4) * 2;
           // f even and n % 8 == 0: f + 1 < n too
-          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
+          if (f >= n) continue;
           const float s0 = acc.c[mi][ni][2 * half], s1 = acc.c[mi][ni][2 * half + 1];
           const int64_t at = static_cast<int64_t>(r) * n + f;
           if (split) {
@@ -465,7 +401,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI / 2; ++ni) {
           const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 8 + (lane % 4) * 2;
-          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
+          if (f >= n) continue;
           const float g0 = acc.c[mi][ni][2 * half], g1 = acc.c[mi][ni][2 * half + 1];
           const float u0 = acc.c[mi][ni + Cfg::kNI / 2][2 * half], u1 = acc.c[mi][ni + Cfg::kNI / 2][2 * half + 1];
           if (split) {
@@ -485,7 +421,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + ni * 4 + lane % 4;
-          if (f >= n || fragment_unit<Cfg, kGated>(mi, ni, e.packing) % owners != owner) continue;
+          if (f >= n) continue;
           const float gate = acc.c[mi][ni][2 * half], up = acc.c[mi][ni][2 * half + 1];
           if (split) {
             float* row = partials + static_cast<int64_t>(r) * n_acc;
@@ -522,154 +458,20 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kerne
   epilogue<Cfg, Element, kGated>(g, t, acc);
 }
 
-// ---- the decode kernels ----------------------------------------------------
-//
-// For few tokens the MLP streams weights with little arithmetic per byte,
-// and latency is what costs: a launch waiting for the previous kernel to
-// drain, split-K partial sums making a round trip through memory and a
-// reduction kernel, DRAM round trips for weights fetched only when the
-// activations are there. Each projection is one launch of mlp_decode_kernel:
-//
-//   - K is split across the blocks of a thread-block cluster (grid y, at
-//     most kMaxClusterSplits). Each block leaves its fp32 sums in its own
-//     shared memory; then each block sums its share of the tile's fragment
-//     units from its peers' shared memory (distributed shared memory) and
-//     stores them through the epilogue. No partial sums in global memory,
-//     no reduction kernel.
-//   - Programmatic dependent launch: the up projection's blocks let the next
-//     kernel launch (griddepcontrol.launch_dependents) as soon as they have
-//     waited for the previous kernel's results (griddepcontrol.wait). So the
-//     down projection's blocks are resident while the up projection runs:
-//     they ask L2 for their share of the weights (GemmArgs::prefetch_k) and
-//     load their first stages of weights into shared memory
-//     (GemmArgs::weights_before_wait), then wait for h.
-//
-// Needs compute capability 9.0 (clusters, griddepcontrol, bulk prefetch);
-// mlp_launch.cpp checks the device before it launches.
-constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
-
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-// `bytes` (a multiple of 16) from `p` (16-byte aligned) into L2, no completion to wait for.
-__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
-}
-
-// The first g.prefetch_k elements of this block's K range of its weight
-// tile into L2: one bulk request per weight row segment.
-template <class Cfg, WeightLayout kLayout, bool kGated>
-__device__ __forceinline__ void prefetch_weights_l2(const GemmArgs& g, const TileCoord& t) {
-  const int k_len = min(t.k_end - t.k_begin, g.prefetch_k);  // multiples of 8
-  if (k_len <= 0) return;
-  const auto* w = static_cast<const uint16_t*>(g.w);
-  if constexpr (kLayout == WeightLayout::kOutIn) {
-    for (int p = static_cast<int>(threadIdx.x); p < Cfg::kTileN; p += Cfg::kThreads) {
-      bool valid;
-      const int feature = weight_feature<Cfg, kGated>(p, t.f0, g.n, g.epilogue.packing, valid);
-      if (valid) prefetch_l2(w + static_cast<int64_t>(feature) * g.k + t.k_begin, k_len * 2);
-    }
-  } else {
-    // A K row of the tile is one run of columns, or (gated, concatenated)
-    // two: the gate features and the up features n further on.
-    const int64_t ld = kGated ? 2 * int64_t{g.n} : int64_t{g.n};
-    int run0 = t.f0, len0 = min(Cfg::kTileN, g.n - t.f0), run1 = 0, len1 = 0;
-    if (kGated && g.epilogue.packing == GateUpPacking::kInterleaved) {
-      run0 = 2 * t.f0;
-      len0 = min(Cfg::kTileN, 2 * (g.n - t.f0));
-    } else if (kGated) {
-      len0 = min(Cfg::kTileN / 2, g.n - t.f0);
-      run1 = g.n + t.f0;
-      len1 = len0;
-    }
-    for (int kr = static_cast<int>(threadIdx.x); kr < k_len; kr += Cfg::kThreads) {
-      const uint16_t* row = w + static_cast<int64_t>(t.k_begin + kr) * ld;
-      prefetch_l2(row + run0, len0 * 2);
-      if (len1 > 0) prefetch_l2(row + run1, len1 * 2);
-    }
-  }
-}
-
-// The cluster's split-K reduction: afterwards each block's accumulators
-// hold the whole sums of the fragment units it owns (unit % splits ==
-// its rank). Each thread's values sit at [value][thread] in shared memory
-// (the pipeline's, free after the mainloop), so a warp's reads of a peer are
-// 128 contiguous bytes.
-template <class Cfg, bool kGated>
-__device__ __forceinline__ void reduce_in_cluster(const GemmArgs& g, unsigned char* smem, Accumulators<Cfg>& acc) {
-  namespace cg = cooperative_groups;
-  const cg::cluster_group cluster = cg::this_cluster();
-  const int tid = static_cast<int>(threadIdx.x);
-  float* mine = reinterpret_cast<float*>(smem);
-  __syncthreads();  // every warp is done reading the last pipeline stage
-#pragma unroll
-  for (int mi = 0; mi < Cfg::kMI; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < Cfg::kNI; ++ni)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) mine[((mi * Cfg::kNI + ni) * 4 + j) * Cfg::kThreads + tid] = acc.c[mi][ni][j];
-  cluster.sync();  // every block's sums are in its shared memory
-  const int splits = g.splits;
-  const int rank = static_cast<int>(cluster.block_rank());
-  for (int r = 1; r < splits; ++r) {
-    // Ranks start at different peers so they do not all read one at once;
-    // each element's order of summation is fixed (deterministic results).
-    const float* theirs = cluster.map_shared_rank(mine, (rank + r) % splits);
-#pragma unroll
-    for (int mi = 0; mi < Cfg::kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < Cfg::kNI; ++ni) {
-        if (fragment_unit<Cfg, kGated>(mi, ni, g.epilogue.packing) % splits != rank) continue;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc.c[mi][ni][j] += theirs[((mi * Cfg::kNI + ni) * 4 + j) * Cfg::kThreads + tid];
-      }
-  }
-  cluster.sync();  // peers keep their shared memory until every rank has read it
-}
-#endif
-
-// One projection (grid: output tiles x splits, clusters of 1 x splits).
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
-__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_decode_kernel(const GemmArgs g) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  extern __shared__ __align__(128) unsigned char smem[];
-  const TileCoord t = tile_coord<Cfg, kGated>(g, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y));
-  prefetch_weights_l2<Cfg, kLayout, kGated>(g, t);
-  // a (x or h), bias and residual may come from the previous kernel: wait
-  // before the mainloop reads them (the down projection waits inside it,
-  // after requesting its first weights). The next kernel may launch once
-  // every block is past its wait, so it never runs beside a kernel older
-  // than this one: the down projection's weights, read before its wait,
-  // can only be written by kernels that have finished.
-  if (!g.weights_before_wait) {
-    wait_for_previous_grid();
-    launch_next_grid();
-  }
-  Accumulators<Cfg> acc;
-  zero(acc);
-  mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
-  if (g.weights_before_wait) launch_next_grid();
-  if (g.splits > 1) {
-    reduce_in_cluster<Cfg, kGated>(g, smem, acc);
-    epilogue<Cfg, Element, kGated>(g, t, acc, g.splits, static_cast<int>(blockIdx.y));
-  } else {
-    epilogue<Cfg, Element, kGated>(g, t, acc);
-  }
-#endif
-}
-
 // ---- host launchers -------------------------------------------------------
 
-template <GemmTile kTile, bool kGated>
+template <bool kGated>
 constexpr int tile_features() {
-  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  using Cfg = typename ConfigFor<kGated>::type;
   return kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
 }
 
 // The grid of one configuration: output tiles x splits (throws where that
 // exceeds the grid's limits).
-template <GemmTile kTile, bool kGated>
+template <bool kGated>
 dim3 grid_of(const GemmArgs& g) {
-  using Cfg = typename ConfigFor<kTile, kGated>::type;
-  constexpr int kFeatures = tile_features<kTile, kGated>();
+  using Cfg = typename ConfigFor<kGated>::type;
+  constexpr int kFeatures = tile_features<kGated>();
   const int64_t tiles = int64_t{(g.m + Cfg::kBlockM - 1) / Cfg::kBlockM} * ((g.n + kFeatures - 1) / kFeatures);
   if (tiles > INT_MAX || g.splits > 65535) {
     throw std::invalid_argument("mlp: " + std::to_string(tiles) + " tiles x " + std::to_string(g.splits) +
@@ -689,85 +491,20 @@ void allow_shared_memory(Kernel* kernel, int bytes) {
 }
 
 // Launches the kernel for one configuration (params planned and checked).
-template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
+template <bool kGated, typename Element, WeightLayout kLayout>
 void launch_config(const GemmArgs& g, cudaStream_t stream) {
-  using Cfg = typename ConfigFor<kTile, kGated>::type;
+  using Cfg = typename ConfigFor<kGated>::type;
   constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
   auto* kernel = &mlp_gemm_kernel<Cfg, Element, kLayout, kGated>;
-  const dim3 grid = grid_of<kTile, kGated>(g);
+  const dim3 grid = grid_of<kGated>(g);
   allow_shared_memory(kernel, kSmem);
   kernel<<<grid, Cfg::kThreads, kSmem, stream>>>(g);
   MLOPT_CUDA_CHECK_LAUNCH();
 }
 
-// One decode projection: clusters of 1 x splits blocks along the grid's y,
-// launched as a programmatic dependent of the stream's previous kernel.
-template <GemmTile kTile, bool kGated, typename Element, WeightLayout kLayout>
-void launch_decode_config(const GemmArgs& g, cudaStream_t stream) {
-  using Cfg = typename ConfigFor<kTile, kGated>::type;
-  constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
-  static_assert(Cfg::kMI * Cfg::kNI * 4 * Cfg::kThreads * 4 <= kSmem,
-                "the cluster reduction's values fit the pipeline's shared memory");
-  if (g.splits < 1 || g.splits > kMaxClusterSplits || !g.cluster_splits) {
-    throw std::invalid_argument("mlp: the decode kernel takes 1 to " + std::to_string(kMaxClusterSplits) +
-                                " cluster splits, planned as such");
-  }
-  auto* kernel = &mlp_decode_kernel<Cfg, Element, kLayout, kGated>;
-  allow_shared_memory(kernel, kSmem);
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid_of<kTile, kGated>(g);
-  config.blockDim = dim3(Cfg::kThreads);
-  config.dynamicSmemBytes = kSmem;
-  config.stream = stream;
-  cudaLaunchAttribute attributes[2]{};
-  attributes[0].id = cudaLaunchAttributeClusterDimension;
-  attributes[0].val.clusterDim.x = 1;
-  attributes[0].val.clusterDim.y = static_cast<unsigned>(g.splits);
-  attributes[0].val.clusterDim.z = 1;
-  attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[1].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attributes;
-  config.numAttrs = 2;
-  MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, g));
-}
-
 template <typename Element, WeightLayout kLayout>
 void run_gemm_typed(const GemmArgs& g, cudaStream_t stream) {
-  const bool gated = g.epilogue.gated;
-  switch (g.tile) {
-    case GemmTile::kLarge:
-      gated ? launch_config<GemmTile::kLarge, true, Element, kLayout>(g, stream)
-            : launch_config<GemmTile::kLarge, false, Element, kLayout>(g, stream);
-      return;
-    case GemmTile::kSmall16:
-      gated ? launch_config<GemmTile::kSmall16, true, Element, kLayout>(g, stream)
-            : launch_config<GemmTile::kSmall16, false, Element, kLayout>(g, stream);
-      return;
-    case GemmTile::kSmall64:
-      gated ? launch_config<GemmTile::kSmall64, true, Element, kLayout>(g, stream)
-            : launch_config<GemmTile::kSmall64, false, Element, kLayout>(g, stream);
-      return;
-  }
-  throw std::invalid_argument("mlp: unknown GEMM tile");
-}
-
-// Both projections of the decode path, each by its tile: the up projection
-// (gated or not) into h, then the down projection from h.
-template <typename Element, WeightLayout kLayout>
-void run_decode_typed(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
-  if (up.tile != down.tile || up.tile == GemmTile::kLarge || down.epilogue.gated) {
-    throw std::invalid_argument("mlp: the decode kernels take one small tile for both projections");
-  }
-  const bool gated = up.epilogue.gated;
-  if (up.tile == GemmTile::kSmall16) {
-    gated ? launch_decode_config<GemmTile::kSmall16, true, Element, kLayout>(up, stream)
-          : launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(up, stream);
-    launch_decode_config<GemmTile::kSmall16, false, Element, kLayout>(down, stream);
-  } else {
-    gated ? launch_decode_config<GemmTile::kSmall64, true, Element, kLayout>(up, stream)
-          : launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(up, stream);
-    launch_decode_config<GemmTile::kSmall64, false, Element, kLayout>(down, stream);
-  }
+  g.epilogue.gated ? launch_config<true, Element, kLayout>(g, stream) : launch_config<false, Element, kLayout>(g, stream);
 }
 
 }  // namespace mlopt::kernels::mlp_gemm

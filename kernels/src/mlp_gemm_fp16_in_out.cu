@@ -1,15 +1,11 @@
-// mlopt's MLP GEMM and single-launch decode kernel for fp16 weights in
-// the in_out layout (one instantiation per file so builds parallelise).
+// mlopt's MLP GEMM for fp16 weights in the in_out layout (one
+// instantiation per file so builds parallelise).
 #include "mlp_gemm.cuh"
 
 namespace mlopt::kernels::mlp_detail {
 
 void run_gemm_fp16_in_out(const GemmArgs& g, cudaStream_t stream) {
   mlp_gemm::run_gemm_typed<__half, WeightLayout::kInOut>(g, stream);
-}
-
-void run_decode_fp16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream) {
-  mlp_gemm::run_decode_typed<__half, WeightLayout::kInOut>(up, down, stream);
 }
 
 }  // namespace mlopt::kernels::mlp_detail

@@ -54,8 +54,8 @@ int device_compute_capability() {
 namespace {
 
 using mlp_detail::Epilogue;
+using mlp_detail::DecodeArgs;
 using mlp_detail::GemmArgs;
-using mlp_detail::GemmTile;
 
 // kAuto's choice comes from bench_mlp's per-implementation times on an
 // H100 (bench/results/mlp-h100-2026-11-25.json): the cuBLASLt path (GEMMs
@@ -68,20 +68,15 @@ using mlp_detail::GemmTile;
 // (bench/results/mlp-decode-h100-2026-11-25.json) is still behind at every
 // size: GPT-2 small at 1 / 16 tokens 19.2 / 21.9 us against 17.0 / 19.8 us
 // (its one kernel 16.3 / 17.9 us against cuBLASLt's 13-14 us of kernels),
-// Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us. Its replacement, two
-// launches with K split over thread-block clusters and the down projection
-// a programmatic dependent launch (bench/results/mlp-decode-clusters-*-
-// h100-2026-12-06.json, interleaved rounds) is no better than cuBLASLt
-// overall: GPT-2 small 17.4 / 18.7 us at 1 / 16 tokens against 16.5 / 17.1
-// in one run, and (with the down projection's first weights loaded before
-// it waits, mlp-h100-2026-12-06.json) 17.5 / 17.8 against 17.6 / 18.9 in
-// the next; Llama-7B 133-135 / 137-138 us against 121-122 / 121, and 2-3x
-// slower from 64 tokens on (the mma.sync mainloop, as for kFused). So auto
-// takes it only for small MLPs and few tokens (kDecodeMaxTokens), and
-// cuBLASLt everywhere else; kFused stays an explicit choice: kFused never
-// stores the [tokens, 2 d_ff] gate/up projection (it keeps h, half of what
-// the cuBLASLt path keeps for a gated MLP), for when memory, not time, is
-// short.
+// Llama-7B 125.8 / 132.5 us against 120.0 / 119.1 us; the next version,
+// the small-tile GEMM with K split over thread-block clusters, was no
+// better (mlp-decode-clusters-*-h100-2026-12-06.json). The current decode
+// kernels (mlp_decode.cuh: weights streamed straight into mma registers)
+// beat cuBLASLt for large MLPs at few tokens (kDecodeMaxTokens below says
+// by how much), so auto takes them there and cuBLASLt everywhere else;
+// kFused stays an explicit choice: kFused never stores the [tokens, 2 d_ff]
+// gate/up projection (it keeps h, half of what the cuBLASLt path keeps for a
+// gated MLP), for when memory, not time, is short.
 //
 // kSm90 (the up projection on a CUTLASS wgmma/TMA GEMM with the gated
 // epilogue in registers, mlp_sm90.h) is not taken by auto: measured on an
@@ -103,13 +98,14 @@ using mlp_detail::GemmTile;
 // wave part empty (16 x 277 us = 4.44 ms).
 constexpr int kDefaultRowBlock = 4096;
 
-// What the decode down projection's blocks ask L2 to fetch while they wait
-// for the up projection (GemmArgs::prefetch_k), over all blocks: a third of
-// an H100's 50 MB L2, so the prefetched lines are not evicted before they
-// are read. Measured on an H100 (2026-12-06) prefetching also for Llama-7B,
-// whose 180 MB up projection streams through L2 meanwhile, the decode path
-// took 133 us at 1 token against 122 us for cuBLASLt's GEMMs; so only MLPs
-// whose weights fit the budget prefetch (GPT-2 small: 9.4 MB).
+// The decode down projection's warps ask L2 for all their weights while
+// they wait for the up projection (DecodeArgs::prefetch_rest) only when
+// both weights fit this budget, a third of an H100's 50 MB L2, so the
+// prefetched lines are not evicted before they are read. Measured on an
+// H100 (2026-12-06) with the earlier decode kernels prefetching also for
+// Llama-7B, whose 180 MB up projection streams through L2 meanwhile, the
+// decode path took 133 us at 1 token against 122 us for cuBLASLt's GEMMs;
+// so only MLPs whose weights fit the budget prefetch (GPT-2 small: 9.4 MB).
 constexpr std::size_t kDecodePrefetchBytes = std::size_t{16} << 20;
 
 // Both projections' weights, in bytes.
@@ -117,15 +113,21 @@ std::size_t weight_bytes(const MlpParams& p) {
   return static_cast<std::size_t>(mlp_up_features(p) + p.d_ff) * p.d_model * 2;
 }
 
-// kAuto takes the decode path for at most this many tokens when the weights
-// fit kDecodePrefetchBytes (so its down projection's weights come from L2)
-// on a GPU that runs it. Measured on H100s (2026-12-06, interleaved rounds;
-// bench/results/mlp-h100-2026-12-06.json, mlp-rounds10-gpt2-h100-...): GPT-2
-// small at 1 / 16 tokens 17.5 / 17.8 and 17.2 / 17.6 us against the cuBLASLt
-// path's 17.6 / 18.9 and 17.7 / 18.3 (on an H200 15.7 / 16.5 against 17.1 /
-// 18.6), while at 64 tokens and beyond (the 64-token tile) it is 2.5x
-// slower, and for Llama-7B's 270 MB of weights 11% slower at 1-16 tokens.
+// kAuto takes the decode path for at most kDecodeMaxTokens tokens when the
+// weights take at least kDecodeMinWeightBytes, on a GPU that runs it.
+// Measured on an H100 (2026-12-06, bench_mlp, 10 interleaved rounds,
+// bench/results/mlp-decode-stream-{llama,gpt2}-rounds10-h100-2026-12-06.json):
+// for Llama-7B's 270 MB of weights the decode kernels stream at 2.5 TB/s,
+// 106.4 / 108.4 / 112.6 us at 1 / 8 / 16 tokens against 117.0 / 117.5 /
+// 116.1 us for the cuBLASLt path; for GPT-2 small's 9.4 MB, where each
+// kernel's fixed latency is most of its time, they are within 3% of it at
+// 1 and 8 tokens (16.9 / 17.4 against 17.4 / 17.5 us; other runs had either
+// ahead) and slower at 16 (21.2 against 17.7). Nothing between 9.4 and
+// 270 MB was measured; the bound sits well above the small case. From 64
+// tokens on the decode kernels re-read the weights per group of 16 tokens
+// and are 2-15x slower.
 constexpr int kDecodeMaxTokens = 16;
+constexpr std::size_t kDecodeMinWeightBytes = std::size_t{128} << 20;
 
 // The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
 // (the last may be shorter).
@@ -183,7 +185,7 @@ MlpImpl choose(const MlpParams& p) {
     }
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
-  if (p.tokens <= kDecodeMaxTokens && weight_bytes(p) <= kDecodePrefetchBytes && mlp_detail::decode_device()) {
+  if (p.tokens <= kDecodeMaxTokens && weight_bytes(p) >= kDecodeMinWeightBytes && mlp_detail::decode_device()) {
     return MlpImpl::kDecode;
   }
   return MlpImpl::kCublasLt;
@@ -192,7 +194,8 @@ MlpImpl choose(const MlpParams& p) {
 // Everything one call does, with the workspace as offsets.
 struct Plan {
   MlpImpl impl = MlpImpl::kAuto;
-  GemmArgs up, down;  // mlopt's GEMMs (kDecode: both; kFused: up)
+  GemmArgs up;                          // kFused: the up projection on mlopt's GEMM
+  DecodeArgs decode_up, decode_down;    // kDecode: both projections
   std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
   bool uses_lt = false;
   // kCublasLt: the up projection's row blocks (gated: row_blocks(); plain:
@@ -269,10 +272,9 @@ Plan make_plan(const MlpParams& p) {
   const std::size_t h_bytes =
       plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
-  const bool mlopt_gemms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused;
-  const int sms = mlopt_gemms ? sm_count() : 0;
+  const int sms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused ? sm_count() : 0;
 
-  if (mlopt_gemms) {
+  if (plan.impl == MlpImpl::kFused) {
     GemmArgs& up = plan.up;
     up.a = p.x;
     up.w = p.w_up;
@@ -280,28 +282,30 @@ Plan make_plan(const MlpParams& p) {
     up.n = p.d_ff;
     up.k = p.d_model;
     up.epilogue = up_epilogue(p, nullptr);
-    up.tile = plan.impl == MlpImpl::kFused ? GemmTile::kLarge
-                                           : (p.tokens <= 16 ? GemmTile::kSmall16 : GemmTile::kSmall64);
-    up.cluster_splits = plan.impl == MlpImpl::kDecode;
     mlp_detail::plan_splits(up, p.num_splits, sms);
     scratch = mlp_detail::gemm_partials_bytes(up);
   }
   if (plan.impl == MlpImpl::kDecode) {
-    GemmArgs& down = plan.down;
+    DecodeArgs& up = plan.decode_up;
+    up.a = p.x;
+    up.w = p.w_up;
+    up.m = p.tokens;
+    up.n = p.d_ff;
+    up.k = p.d_model;
+    up.epilogue = up_epilogue(p, nullptr);
+    mlp_detail::plan_decode(up, p.layout, p.num_splits, sms);
+    DecodeArgs& down = plan.decode_down;
     down.w = p.w_down;
     down.m = p.tokens;
     down.n = p.d_model;
     down.k = p.d_ff;
     down.epilogue = down_epilogue(p);
-    down.tile = plan.up.tile;
-    down.cluster_splits = true;
     down.weights_before_wait = true;
-    mlp_detail::plan_splits(down, p.num_splits, sms);
-    // Only the down projection's blocks start early (the up projection's
-    // predecessor is no programmatic primary), and only where both weights
-    // fit the budget: otherwise the up projection's stream of weights
-    // through L2 evicts the prefetched lines before they are read.
-    if (weight_bytes(p) <= kDecodePrefetchBytes) mlp_detail::plan_prefetch(down, kDecodePrefetchBytes);
+    // Only where both weights fit the budget: otherwise the up projection's
+    // stream of weights through L2 evicts the prefetched lines before they
+    // are read.
+    down.prefetch_rest = weight_bytes(p) <= kDecodePrefetchBytes;
+    mlp_detail::plan_decode(down, p.layout, p.num_splits, sms);
   } else {
     plan.uses_lt = true;  // the down projection
   }
@@ -448,12 +452,13 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
     throw std::logic_error("mlp: kSm90 chosen in a build without it");  // choose() never picks it then
 #endif
   } else {
-    plan.up.epilogue.out = h;
     if (plan.impl == MlpImpl::kDecode) {
-      plan.down.a = h;
-      mlp_detail::run_decode(plan.up, plan.down, p.layout, p.dtype, stream);
+      plan.decode_up.epilogue.out = h;
+      plan.decode_down.a = h;
+      mlp_detail::run_decode(plan.decode_up, plan.decode_down, p.layout, p.dtype, stream);
       return;
     }
+    plan.up.epilogue.out = h;
     plan.up.partials = static_cast<float*>(scratch);
     mlp_detail::run_gemm(plan.up, p.layout, p.dtype, stream);
   }

@@ -761,7 +761,7 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
 // The decode path is two launches, the second a programmatic dependent of
 // the first, each in thread-block clusters: it must capture into a CUDA
 // graph (the optimizer's CUDA-graph transform captures whole forwards) and
-// replay correctly, split or not, for both tile shapes.
+// replay correctly, split or not, for token groups of 8 and of 16.
 TEST(MlpGpu, DecodeInACudaGraph) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
@@ -862,6 +862,7 @@ TEST(MlpGpu, DecodeOnAnOlderGpuThrows) {
   SKIP_WITHOUT_GPU();
   if (decode_here()) GTEST_SKIP() << "this GPU runs the decode path";
   MlpParams p = llama_7b_planning_params();
+  p.tokens = 1;  // where auto would take the decode path on a newer GPU
   p.impl = MlpImpl::kDecode;
   try {
     mlp_chosen_impl(p);
@@ -874,9 +875,10 @@ TEST(MlpGpu, DecodeOnAnOlderGpuThrows) {
 }
 
 // Auto follows the H100 measurements (see mlp_launch.cpp): for Llama-7B's
-// 270 MB of weights cuBLASLt at every size, packing and activation (the
-// decode and sm90 paths, measured slower there, are never auto's choice,
-// also on a GPU where they could run); a forced implementation is kept.
+// 270 MB of weights the decode path at up to 16 tokens on a GPU that runs
+// it, cuBLASLt at every other size, packing and activation (the sm90 path,
+// measured slower, is never auto's choice, also where it could run); a
+// forced implementation is kept.
 TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   MlpParams p = llama_7b_planning_params();
   const bool sm90 = sm90_here();
@@ -887,10 +889,11 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
     const bool gated = p.gated;
     for (Activation a : {Activation::kSilu, Activation::kGeluTanh, Activation::kGeluErf}) {
       p.activation = a;
-      for (int tokens : {1, 16, 64, 65, 128, 255, 256, 1024, 16384}) {
+      for (int tokens : {1, 16, 17, 64, 65, 128, 255, 256, 1024, 16384}) {
         p.tokens = tokens;
         p.impl = MlpImpl::kAuto;
-        EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
+        const MlpImpl expected = tokens <= 16 && decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
+        EXPECT_EQ(mlp_chosen_impl(p), expected) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
         for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt}) {
           if (forced == MlpImpl::kDecode && older_gpu) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
           p.impl = forced;
@@ -905,25 +908,33 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   }
 }
 
-// A small MLP (GPT-2 small's 9.4 MB of weights: both fit in L2) at up to 16
-// tokens goes to the decode path where it runs; more tokens, larger weights
-// or a GPU without clusters go to cuBLASLt.
-TEST(MlpGpu, AutoTakesDecodeForFewTokensOfASmallMlp) {
+// The decode path is auto's choice only where its weight stream outweighs
+// its kernels' fixed latency: at most 16 tokens of an MLP whose weights take
+// at least 128 MiB. GPT-2 small (9.4 MB) and an MLP just under the bound go
+// to cuBLASLt at every token count; so does everything on a GPU without
+// clusters.
+TEST(MlpGpu, AutoTakesDecodeOnlyForFewTokensOfALargeMlp) {
   MlpParams p = llama_7b_planning_params();
   p.d_model = 768;
   p.d_ff = 3072;
   p.gated = false;
   p.activation = Activation::kGeluTanh;
   p.layout = WeightLayout::kInOut;
-  const MlpImpl small = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
   for (int tokens : {1, 2, 15, 16, 17, 64, 128}) {
     p.tokens = tokens;
-    EXPECT_EQ(mlp_chosen_impl(p), tokens <= 16 ? small : MlpImpl::kCublasLt) << tokens;
+    EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << "GPT-2 small, " << tokens << " tokens";
   }
+  const MlpImpl large = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
+  p.d_model = 4096;
+  p.d_ff = 8192;  // 2 x 4096 x 8192 x 2 bytes: exactly 128 MiB
   p.tokens = 16;
-  p.gated = true;  // 2 x 3072 gate/up features: 14.2 MB, still within 16 MiB
-  EXPECT_EQ(mlp_chosen_impl(p), small);
-  p.d_ff = 4096;  // 18.9 MB: beyond
+  EXPECT_EQ(mlp_chosen_impl(p), large);
+  p.d_ff = 8184;  // 8 features fewer: just under
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.tokens = 1;
+  p.gated = true;  // 3 x 4096 x 8184 x 2 bytes: 192 MiB
+  EXPECT_EQ(mlp_chosen_impl(p), large);
+  p.tokens = 17;
   EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
 }
 

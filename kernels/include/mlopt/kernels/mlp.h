@@ -48,21 +48,25 @@ enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
 // (mlp_launch.cpp says why: kDecode for at most 16 tokens of an MLP whose
-// weights take at most 16 MiB on a GPU of compute capability 9.0+,
-// kCublasLt otherwise). The others force one (tests and benchmarks compare
+// weights take at least 128 MiB, e.g. Llama-7B's, on a GPU of compute
+// capability 9.0+, kCublasLt otherwise). The others force one (tests and benchmarks compare
 // them); forcing one the params or the device cannot run throws
 // std::invalid_argument.
 enum class MlpImpl {
   kAuto,
-  // Few tokens: both projections on mlopt's tensor-core GEMM with small
-  // token tiles, one launch each. K is split across the blocks of a
-  // thread-block cluster and summed in its distributed shared memory (no
-  // partial sums in memory, no reduction kernel), so the weights are
-  // streamed once by enough blocks to fill the GPU; the down projection is
-  // a programmatic dependent launch whose blocks start while the up
-  // projection runs and fetch their weights into L2 before h is ready.
-  // Compute capability 9.0 or newer; forcing it on an older GPU throws
-  // std::invalid_argument.
+  // Few tokens: each projection is one launch of mlopt's decode kernel,
+  // which streams the weights once from memory straight into mma.sync
+  // registers (no shared-memory staging), 16 bytes per lane per load, from
+  // enough warps to keep every SM's memory pipe full; the activations are
+  // read in the order the weights arrive in. A block sums its warps' parts
+  // of K in shared memory; where K is split further across the blocks of a
+  // thread-block cluster, their sums meet in distributed shared memory (no
+  // partial sums in memory, no reduction kernel). The down projection is a
+  // programmatic dependent launch: its warps load their first weights while
+  // the up projection runs and wait only before reading h. Any token count
+  // runs (in groups of 16 tokens, each re-reading the weights: meant for
+  // at most 16). Compute capability 9.0 or newer; forcing it on an older
+  // GPU throws std::invalid_argument.
   kDecode,
   // The up projection (gated or not, any activation) on mlopt's tiled
   // tensor-core GEMM with the epilogue fused; the down projection on

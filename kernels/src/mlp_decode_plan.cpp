@@ -1,0 +1,72 @@
+// Planning the decode kernels (mlp_decode.cuh): how many blocks of a
+// cluster split K, and the grid; dispatch on dtype and weight layout.
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "mlp_dispatch.h"
+
+namespace mlopt::kernels::mlp_detail {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t slabs(const DecodeArgs& d, WeightLayout layout) {
+  return ceil_div(d.n, decode_slab_features(layout, d.epilogue.gated));
+}
+int64_t token_groups(const DecodeArgs& d) { return ceil_div(d.m, decode_token_group(d.m)); }
+
+// The kernels run two blocks of kDecodeWarps warps per SM (their launch
+// bounds): a grid of kBlocksPerSm blocks per SM keeps 16 warps per SM, each
+// with 4 KiB of weights in flight per step (32 lanes x 8 loads of 16
+// bytes), 64 KiB per SM: about 8 MiB over an H100, more than its bandwidth
+// times its memory latency. Splitting K further costs each block a fixed
+// part (the sum over its warps, the cluster barrier, the epilogue).
+// Measured on an H100 (2026-12-06, bench/results/mlp-decode-splits-*):
+// Llama-7B's up projection (1376 blocks unsplit, five waves) took 71 / 81 /
+// 89 us over 1 / 2 / 4 blocks per slab; asking for 4 blocks per SM (which
+// splits its down projection's 256 slabs over 4 blocks instead of 2) made
+// the op slower at 16 tokens, 119 against 113 us, and no faster at 1.
+constexpr int kBlocksPerSm = 2;
+
+}  // namespace
+
+void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count) {
+  const int64_t steps = ceil_div(d.k, decode_step_k(layout));
+  const int64_t cap = std::min<int64_t>(kDecodeMaxClusterBlocks, steps);
+  int64_t blocks = 1;
+  if (requested > 0) {
+    blocks = std::min<int64_t>(requested, cap);
+  } else {
+    const int64_t grid = slabs(d, layout) * token_groups(d);
+    const int64_t wanted = int64_t{kBlocksPerSm} * std::max(sm_count, 1);
+    // Split K only while every warp of every block still gets a step.
+    blocks = std::clamp<int64_t>(ceil_div(wanted, grid), 1, std::min(cap, std::max<int64_t>(1, steps / kDecodeWarps)));
+  }
+  d.steps_per_block = static_cast<int>(ceil_div(steps, blocks));
+  d.k_blocks = static_cast<int>(ceil_div(steps, d.steps_per_block));  // no empty block
+}
+
+dim3 decode_grid(const DecodeArgs& d, WeightLayout layout) {
+  const int64_t x = slabs(d, layout), z = token_groups(d);
+  if (x > INT_MAX || z > 65535 || d.k_blocks < 1 || d.k_blocks > kDecodeMaxClusterBlocks) {
+    throw std::invalid_argument("mlp: the decode grid " + std::to_string(x) + " x " + std::to_string(d.k_blocks) +
+                                " x " + std::to_string(z) + " exceeds its limits (at most 65535 token groups of " +
+                                std::to_string(decode_token_group(d.m)) + ")");
+  }
+  return dim3(static_cast<unsigned>(x), static_cast<unsigned>(d.k_blocks), static_cast<unsigned>(z));
+}
+
+void run_decode(const DecodeArgs& up, const DecodeArgs& down, WeightLayout layout, MlpDType dtype,
+                cudaStream_t stream) {
+  const bool out_in = layout == WeightLayout::kOutIn;
+  if (dtype == MlpDType::kFloat16) {
+    out_in ? run_decode_fp16_out_in(up, down, stream) : run_decode_fp16_in_out(up, down, stream);
+  } else {
+    out_in ? run_decode_bf16_out_in(up, down, stream) : run_decode_bf16_in_out(up, down, stream);
+  }
+}
+
+}  // namespace mlopt::kernels::mlp_detail
