@@ -262,6 +262,19 @@ mlp_detail::LtMatmul down_matmul(const MlpParams& p, int64_t first, int rows, co
   return down;
 }
 
+// x [tokens, d_model] -> the up projection's d_ff features (gated: 2 d_ff
+// packed), on mlopt's GEMM (GemmArgs) or decode kernels (DecodeArgs); h,
+// its output, is set once the workspace is carved.
+template <class Args>
+void set_up_projection(Args& up, const MlpParams& p) {
+  up.a = p.x;
+  up.w = p.w_up;
+  up.m = p.tokens;
+  up.n = p.d_ff;
+  up.k = p.d_model;
+  up.epilogue = up_epilogue(p, nullptr);
+}
+
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
@@ -276,23 +289,13 @@ Plan make_plan(const MlpParams& p) {
 
   if (plan.impl == MlpImpl::kFused) {
     GemmArgs& up = plan.up;
-    up.a = p.x;
-    up.w = p.w_up;
-    up.m = p.tokens;
-    up.n = p.d_ff;
-    up.k = p.d_model;
-    up.epilogue = up_epilogue(p, nullptr);
+    set_up_projection(up, p);
     mlp_detail::plan_splits(up, p.num_splits, sms);
     scratch = mlp_detail::gemm_partials_bytes(up);
   }
   if (plan.impl == MlpImpl::kDecode) {
     DecodeArgs& up = plan.decode_up;
-    up.a = p.x;
-    up.w = p.w_up;
-    up.m = p.tokens;
-    up.n = p.d_ff;
-    up.k = p.d_model;
-    up.epilogue = up_epilogue(p, nullptr);
+    set_up_projection(up, p);
     mlp_detail::plan_decode(up, p.layout, p.num_splits, sms);
     DecodeArgs& down = plan.decode_down;
     down.w = p.w_down;
