@@ -28,6 +28,11 @@
 //     blocks of a thread-block cluster (grid y) they are summed from the
 //     peers' shared memory (distributed shared memory): no partial sums in
 //     global memory, no reduction kernel.
+//   - Tokens come in groups of 8 or 16 (grid z, the mma's n8 side once or
+//     twice); more tokens re-read the weights once per group, so the path is
+//     meant for at most 16.
+//   - The epilogue's bias and residual are requested into L2 when a block
+//     starts, so they are there when its sums are done.
 //   - Programmatic dependent launch: the up projection lets the down
 //     projection launch once its blocks are past their own wait for the
 //     previous kernel, so the down projection's blocks load their first
