@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
@@ -162,22 +163,28 @@ struct Slab<WeightLayout::kOutIn, kGated> {
   const uint16_t* row[2];  // the lane's packed weight rows (fragment rows g, g + 8)
   bool valid[2];
 
+  // The packed weight row behind fragment row r (0..15) of the slab, and
+  // whether it exists (gated: rows 0..7 the gates of the slab's features,
+  // 8..15 their ups).
+  __device__ static int packed_row(const DecodeArgs& d, int slab, int r, bool& valid) {
+    if constexpr (kGated) {
+      const int f = slab * kFeatures + r % 8;
+      valid = f < d.n;
+      return r < 8 ? mlp_detail::gate_column(d.epilogue.packing, f) : mlp_detail::up_column(d.epilogue.packing, d.n, f);
+    } else {
+      const int row = slab * kFeatures + r;
+      valid = row < d.n;
+      return row;
+    }
+  }
+
   __device__ Slab(const DecodeArgs& d, int slab, int g) {
     const auto* w = static_cast<const uint16_t*>(d.w);
-    int r0, r1;
-    if constexpr (kGated) {
-      const int f = slab * kFeatures + g;
-      valid[0] = valid[1] = f < d.n;
-      r0 = mlp_detail::gate_column(d.epilogue.packing, f);
-      r1 = mlp_detail::up_column(d.epilogue.packing, d.n, f);
-    } else {
-      r0 = slab * kFeatures + g;
-      r1 = r0 + 8;
-      valid[0] = r0 < d.n;
-      valid[1] = r1 < d.n;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = packed_row(d, slab, g + 8 * i, valid[i]);
+      row[i] = w + static_cast<int64_t>(valid[i] ? r : 0) * d.k;
     }
-    row[0] = w + static_cast<int64_t>(valid[0] ? r0 : 0) * d.k;
-    row[1] = w + static_cast<int64_t>(valid[1] ? r1 : 0) * d.k;
   }
 
   struct Step {
@@ -215,15 +222,9 @@ struct Slab<WeightLayout::kOutIn, kGated> {
   __device__ __forceinline__ void prefetch(const DecodeArgs& d, int slab, int step, int lane) const {
     if (lane >= 16) return;
     const int k = step * kStepK;
-    int r;
-    if constexpr (kGated) {
-      const int f = slab * kFeatures + lane % 8;
-      if (f >= d.n) return;
-      r = lane < 8 ? mlp_detail::gate_column(d.epilogue.packing, f) : mlp_detail::up_column(d.epilogue.packing, d.n, f);
-    } else {
-      r = slab * kFeatures + lane;
-      if (r >= d.n) return;
-    }
+    bool valid;
+    const int r = packed_row(d, slab, lane, valid);
+    if (!valid) return;
     const int len = min(kStepK, d.k - k);
     prefetch_l2(static_cast<const uint16_t*>(d.w) + static_cast<int64_t>(r) * d.k + k, len * 2);
   }
@@ -311,19 +312,21 @@ struct Slab<WeightLayout::kInOut, kGated> {
       b[j][0] = load_activations4(xr, token < d.m && k < d.k);
       b[j][1] = load_activations4(xr + 8, token < d.m && k + 8 < d.k);
     }
+    tiles<Element, kNT>(s, b, acc, std::make_integer_sequence<int, 8>{});
+  }
+
+  // Tile i's mma for each group of 8 tokens.
+  template <typename Element, int kNT, int kI>
+  __device__ __forceinline__ void tile_mma(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[8][kNT][4]) const {
     uint32_t a[4];
-#define MLOPT_DECODE_TILE(I)                                                            \
-  tile<I>(s, a);                                                                        \
-  _Pragma("unroll") for (int j = 0; j < kNT; ++j) sm80::mma_16816<Element>(acc[I][j], a, b[j][0], b[j][1]);
-    MLOPT_DECODE_TILE(0)
-    MLOPT_DECODE_TILE(1)
-    MLOPT_DECODE_TILE(2)
-    MLOPT_DECODE_TILE(3)
-    MLOPT_DECODE_TILE(4)
-    MLOPT_DECODE_TILE(5)
-    MLOPT_DECODE_TILE(6)
-    MLOPT_DECODE_TILE(7)
-#undef MLOPT_DECODE_TILE
+    tile<kI>(s, a);
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) sm80::mma_16816<Element>(acc[kI][j], a, b[j][0], b[j][1]);
+  }
+  template <typename Element, int kNT, int... kI>
+  __device__ __forceinline__ void tiles(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[8][kNT][4],
+                                        std::integer_sequence<int, kI...>) const {
+    (tile_mma<Element, kNT, kI>(s, b, acc), ...);
   }
 
   // L2 prefetch of one step: 16 K rows of the slab's columns.

@@ -131,10 +131,12 @@ struct TileCoord {
   int split;    // which split of K (its slice of the partial sums)
 };
 
+// Output tiles (token tiles x feature tiles) of the GEMM: the grid's x, and
+// what the split planner spreads over the SMs.
 template <class Cfg, bool kGated>
-__host__ __device__ __forceinline__ int output_tiles(const GemmArgs& g) {
+__host__ __device__ __forceinline__ int64_t output_tiles(const GemmArgs& g) {
   constexpr int kFeatures = kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
-  return ((g.m + Cfg::kBlockM - 1) / Cfg::kBlockM) * ((g.n + kFeatures - 1) / kFeatures);
+  return int64_t{(g.m + Cfg::kBlockM - 1) / Cfg::kBlockM} * ((g.n + kFeatures - 1) / kFeatures);
 }
 
 // Output tile `pid` (0 .. output_tiles - 1) and split `split` of K.
@@ -227,14 +229,8 @@ struct Loader {
     }
   }
 
-  // Stage `stage` <- K step starting at element k0: the activations' and
-  // the weights' pieces.
+  // Stage `stage` <- K step starting at element k0.
   __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
-    load_a(a_stage, k0, fallback);
-    load_w(w_stage, k0, fallback);
-  }
-
-  __device__ __forceinline__ void load_a(uint32_t a_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadA; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -243,9 +239,6 @@ struct Loader {
       const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
       cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
     }
-  }
-
-  __device__ __forceinline__ void load_w(uint32_t w_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadW; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -274,7 +267,6 @@ struct Accumulators {
 
 // acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
 // features past the ends, and K past k_end, arrive as zeros.
-
 template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
 __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
                                               Accumulators<Cfg>& acc) {
@@ -357,7 +349,6 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 // Thread (lane) holds, for each (mi, ni), the sums at tile rows
 // mi*16 + lane/4 (+8 for c[2], c[3]) and tile columns ni*8 + 2 (lane%4) (+1
 // for c[1], c[3]) of its warp's slice.
-
 template <class Cfg, typename Element, bool kGated>
 __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
   using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
@@ -460,44 +451,22 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kerne
 
 // ---- host launchers -------------------------------------------------------
 
-template <bool kGated>
-constexpr int tile_features() {
-  using Cfg = typename ConfigFor<kGated>::type;
-  return kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
-}
-
-// The grid of one configuration: output tiles x splits (throws where that
-// exceeds the grid's limits).
-template <bool kGated>
-dim3 grid_of(const GemmArgs& g) {
-  using Cfg = typename ConfigFor<kGated>::type;
-  constexpr int kFeatures = tile_features<kGated>();
-  const int64_t tiles = int64_t{(g.m + Cfg::kBlockM - 1) / Cfg::kBlockM} * ((g.n + kFeatures - 1) / kFeatures);
-  if (tiles > INT_MAX || g.splits > 65535) {
-    throw std::invalid_argument("mlp: " + std::to_string(tiles) + " tiles x " + std::to_string(g.splits) +
-                                " splits exceed the grid limits");
-  }
-  return dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
-}
-
-// Raises a kernel's dynamic shared memory limit where it needs more than
-// 48 KiB. Per device and cheap; set on every call so a change of device is
-// covered.
-template <class Kernel>
-void allow_shared_memory(Kernel* kernel, int bytes) {
-  if (bytes > 48 * 1024) {
-    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  }
-}
-
 // Launches the kernel for one configuration (params planned and checked).
 template <bool kGated, typename Element, WeightLayout kLayout>
 void launch_config(const GemmArgs& g, cudaStream_t stream) {
   using Cfg = typename ConfigFor<kGated>::type;
   constexpr int kSmem = Cfg::template smem_bytes<kLayout>();
   auto* kernel = &mlp_gemm_kernel<Cfg, Element, kLayout, kGated>;
-  const dim3 grid = grid_of<kGated>(g);
-  allow_shared_memory(kernel, kSmem);
+  const int64_t tiles = output_tiles<Cfg, kGated>(g);
+  if (tiles > INT_MAX || g.splits > 65535) {
+    throw std::invalid_argument("mlp: " + std::to_string(tiles) + " tiles x " + std::to_string(g.splits) +
+                                " splits exceed the grid limits");
+  }
+  if (kSmem > 48 * 1024) {
+    // Per device and cheap; set on every call so a change of device is covered.
+    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  }
+  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
   kernel<<<grid, Cfg::kThreads, kSmem, stream>>>(g);
   MLOPT_CUDA_CHECK_LAUNCH();
 }

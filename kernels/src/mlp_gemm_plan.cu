@@ -29,11 +29,9 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // bytes vs 8 splits m n_acc: splits <= k / 16m).
 void plan_splits(GemmArgs& g, int requested, int sm_count) {
   const bool gated = g.epilogue.gated;
-  const int k_step = gated ? Config<true>::kBlockK : Config<false>::kBlockK;
-  const int tile_m = gated ? Config<true>::kBlockM : Config<false>::kBlockM;
-  const int tile_features = gated ? Config<true>::kTileN / 2 : Config<false>::kTileN;
-  const int64_t k_tiles = ceil_div(g.k, k_step);
-  const int64_t tiles = ceil_div(g.m, tile_m) * ceil_div(g.n, tile_features);
+  const int64_t k_tiles = ceil_div(g.k, gated ? Config<true>::kBlockK : Config<false>::kBlockK);
+  const int64_t tiles =
+      gated ? mlp_gemm::output_tiles<Config<true>, true>(g) : mlp_gemm::output_tiles<Config<false>, false>(g);
   int64_t splits = 1;
   if (requested > 0) {
     splits = std::min<int64_t>({requested, k_tiles, 65535});
