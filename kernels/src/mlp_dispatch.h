@@ -103,8 +103,10 @@ void run_decode(const DecodeArgs& up, const DecodeArgs& down, WeightLayout layou
 // The current device's compute capability as major * 10 + minor; 0 where
 // there is no CUDA device.
 int device_compute_capability();
-// Whether the decode kernels can run on the current device (9.0 or newer).
-inline bool decode_device() { return device_compute_capability() >= 90; }
+// The decode kernels need compute capability 9.0 or newer (clusters,
+// programmatic dependent launch); decode_device: the current device has it.
+constexpr int kDecodeMinCapability = 90;
+inline bool decode_device() { return device_compute_capability() >= kDecodeMinCapability; }
 
 // Per (dtype, layout) instantiations (mlp_gemm_<dtype>_<layout>.cu).
 void run_gemm_fp16_out_in(const GemmArgs& g, cudaStream_t stream);

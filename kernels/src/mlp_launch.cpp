@@ -178,7 +178,7 @@ MlpImpl choose(const MlpParams& p) {
   }
   if (p.impl == MlpImpl::kDecode) {
     const int capability = mlp_detail::device_compute_capability();  // 0: no device, nothing runs anyway
-    if (capability != 0 && !mlp_detail::decode_device()) {
+    if (capability != 0 && capability < mlp_detail::kDecodeMinCapability) {
       throw std::invalid_argument("mlp: impl decode needs a GPU of compute capability 9.0 or newer (this one is " +
                                   std::to_string(capability / 10) + "." + std::to_string(capability % 10) +
                                   "): thread-block clusters and programmatic dependent launch");
