@@ -19,7 +19,7 @@ inline nlohmann::json bench_json_head(const std::string& benchmark, const kernel
   doc["compute_capability"] = std::to_string(props.compute_major) + "." + std::to_string(props.compute_minor);
   doc["multiprocessors"] = props.multiprocessors;
   doc["date"] = utc_timestamp();
-  doc["timing"] = {{"warmup", timing.warmup}, {"iters", timing.iters}, {"statistic", "median"}, {"l2_flush", l2_flush}};
+  doc["timing"] = {{"warmup", timing.warmup}, {"iters", timing.iters}, {"statistic", "median"}, {"l2_flush", l2_flush}, {"stream_held_while_enqueueing", true}};
   return doc;
 }
 

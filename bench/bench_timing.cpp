@@ -1,8 +1,10 @@
 #include "bench_timing.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "mlopt/core/stats.h"
 #include "mlopt/kernels/cuda_check.h"
@@ -23,6 +25,34 @@ std::size_t flush_bytes(int device) {
   return l2 > 0 ? 2 * l2 : std::size_t{256} << 20;
 }
 
+// Holds a stream until opened: everything enqueued behind it waits, so the
+// host can enqueue a whole timed loop before the GPU starts on it. The
+// host function gives up after a second, so a host that blocks while
+// enqueueing (a full launch queue) delays the loop but never deadlocks it.
+// The flag is shared with the host function, which may run after the gate
+// is gone (an exception while enqueueing).
+class StreamGate {
+ public:
+  explicit StreamGate(cudaStream_t stream) : open_(std::make_shared<std::atomic<bool>>(false)) {
+    auto* held = new std::shared_ptr<std::atomic<bool>>(open_);
+    const cudaError_t status = cudaLaunchHostFunc(stream, &StreamGate::hold, held);
+    if (status != cudaSuccess) delete held;
+    MLOPT_CUDA_CHECK(status);
+  }
+  ~StreamGate() { open(); }
+  StreamGate(const StreamGate&) = delete;
+  StreamGate& operator=(const StreamGate&) = delete;
+  void open() { open_->store(true); }
+
+ private:
+  static void CUDART_CB hold(void* held) {
+    const std::unique_ptr<std::shared_ptr<std::atomic<bool>>> flag(static_cast<std::shared_ptr<std::atomic<bool>>*>(held));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!(*flag)->load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  std::shared_ptr<std::atomic<bool>> open_;
+};
+
 }  // namespace
 
 L2Flusher::L2Flusher(int device) : buffer_(flush_bytes(device)) {}
@@ -37,20 +67,22 @@ std::vector<double> time_on_stream(cudaStream_t stream, const std::function<void
     if (flusher) flusher->flush(stream);
     launch();
   }
-  // One event pair per iteration, read after the last one: no host sync in
-  // the loop, so the GPU never idles waiting for the host to enqueue.
+  // One event pair per iteration, read after the last one, all enqueued
+  // behind a gate: the GPU never idles waiting for the host to enqueue.
   const int n = std::max(options.iters, 1);
   std::vector<std::unique_ptr<kernels::CudaEvent>> begin, end;
   for (int i = 0; i < n; ++i) {
     begin.push_back(std::make_unique<kernels::CudaEvent>());
     end.push_back(std::make_unique<kernels::CudaEvent>());
   }
+  StreamGate gate(stream);
   for (int i = 0; i < n; ++i) {
     if (flusher) flusher->flush(stream);
     begin[i]->record(stream);
     launch();
     end[i]->record(stream);
   }
+  gate.open();
   end.back()->synchronize();
   std::vector<double> samples;
   samples.reserve(n);

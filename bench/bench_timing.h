@@ -49,8 +49,12 @@ struct TimingOptions {
 
 // Calls `launch` (which enqueues work on `stream`) warmup + iters times and
 // returns the milliseconds of each timed call, measured with a CUDA event
-// pair around it. Nothing is synchronised between calls: the host runs
-// ahead of the GPU. `flusher` may be null (no L2 flush). Throws CudaError.
+// pair around it. The timed calls are enqueued while the stream is held
+// (a host function that waits for the host to finish enqueueing them, at
+// most a second), so they run back to back on the GPU and time the GPU's
+// work, never the host's: a call the host takes longer to enqueue than the
+// GPU to run (eager libtorch ops on a small model) would otherwise time
+// the host. `flusher` may be null (no L2 flush). Throws CudaError.
 std::vector<double> time_on_stream(cudaStream_t stream, const std::function<void()>& launch,
                                    const TimingOptions& options, L2Flusher* flusher);
 

@@ -71,6 +71,10 @@ struct Model {
 const Model kModels[] = {
     {"gpt2-small", 768, 3072, false, "gelu_tanh", true, true, at::kHalf},
     {"llama-7b", 4096, 11008, true, "silu", false, false, at::kBFloat16},
+    // Between the two (--model): GPT-2 medium (16.8 MB of weights) and
+    // Llama 3.2 1B (100.7 MB), for where kAuto's decode bounds sit.
+    {"gpt2-medium", 1024, 4096, false, "gelu_tanh", true, true, at::kHalf},
+    {"llama-1b", 2048, 8192, true, "silu", false, false, at::kBFloat16},
 };
 
 struct Options {
@@ -592,7 +596,7 @@ int run(const Options& o) {
   std::printf("bench_mlp: %s (sm_%d%d, %d SMs), libtorch %s\n", props.name.c_str(), props.compute_major,
               props.compute_minor, props.multiprocessors, TORCH_VERSION);
   const Bench b(c10::cuda::getCurrentCUDAStream(device).stream(), {o.warmup, o.iters}, device, !o.no_l2_flush);
-  std::printf("timing: CUDA events around each call, %d warm-up + %d timed, median; %s; %d round%s per case%s\n",
+  std::printf("timing: CUDA events around each call, enqueued on a held stream, %d warm-up + %d timed, median; %s; %d round%s per case%s\n",
               o.warmup, o.iters, b.flusher ? "L2 flushed before each call" : "no L2 flush", o.rounds,
               o.rounds == 1 ? "" : "s", o.rounds == 1 ? "" : " (variants interleaved)");
   // An idle GPU sits at low clocks and takes a while to boost: without

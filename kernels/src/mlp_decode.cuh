@@ -24,21 +24,31 @@
 //     range of K (its steps, dealt to its warps in turn); gated slabs hold
 //     the gate and up rows of the same features in rows g and g + 8 of each
 //     tile, so the gated product is formed from the block's own sums. The
-//     warps' sums meet in shared memory; when K is split further across the
-//     blocks of a thread-block cluster (grid y) they are summed from the
-//     peers' shared memory (distributed shared memory): no partial sums in
-//     global memory, no reduction kernel.
+//     warps' sums meet in shared memory. When K is split further across
+//     the blocks of a thread-block cluster (grid y), each output has an
+//     owner block: every block writes its sums into the owners' shared
+//     memory (distributed shared memory, 16 bytes per store), one cluster
+//     barrier, and each owner finishes its outputs from its own shared
+//     memory, so no block waits for its peers to read before it exits. No
+//     partial sums in global memory, no reduction kernel.
 //   - Tokens come in groups of 8 or 16 (grid z, the mma's n8 side once or
 //     twice); more tokens re-read the weights once per group, so the path is
 //     meant for at most 16.
 //   - The epilogue's bias and residual are requested into L2 when a block
-//     starts, so they are there when its sums are done.
+//     starts and loaded into registers once its weights are in, so they are
+//     there when its sums are done.
 //   - Programmatic dependent launch: the up projection lets the down
 //     projection launch once its blocks are past their own wait for the
 //     previous kernel, so the down projection's blocks load their first
-//     step of weights into registers (and, for small MLPs, ask L2 for the
-//     rest) while the up projection still runs, and wait only before reading
-//     h.
+//     step of weights into registers (for small MLPs their first three,
+//     which for GPT-2 small is all of them, and ask L2 for the rest) while
+//     the up projection still runs, and wait only before reading h.
+//
+// Measured per block (globaltimer stamps, GPT-2 small at 1 token, H100,
+// 2026-12-06): most of a small MLP's time is the kernels' fixed chain, not
+// its 9.4 MB: the up projection's loads are in 3.4 us, its last block
+// ends at 6.3 us, the down projection's wait returns 0.7 us later and its
+// last block ends 3.3 us after that.
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk L2
 // prefetch); mlp_launch.cpp checks the device before it launches.
@@ -75,9 +85,27 @@ constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : 8;
 // 2t) and lanes reading consecutive features hit different banks.
 template <WeightLayout kLayout>
 constexpr int kSumsStride = kTiles<kLayout> * 16 + 1;
-template <WeightLayout kLayout, int kNT>
+// Then the inbox of the K split's reduction (see the kernel): for each
+// output a block finishes, every cluster block's sums (gated: the gate's
+// and the up's), [slot][block][value], sized for the largest cluster.
+template <WeightLayout kLayout, bool kGated, int kNT>
+constexpr int inbox_floats(int blocks) {
+  constexpr int outputs = mlp_detail::decode_slab_features(kLayout, kGated) * 8 * kNT;
+  return blocks < 2 ? 0 : (outputs + kThreads * blocks - 1) / (kThreads * blocks) * kThreads * blocks * (kGated ? 2 : 1);
+}
+// Shared memory of a launch with K split over `blocks` blocks; without an
+// argument, the most any launch takes.
+template <WeightLayout kLayout, bool kGated, int kNT>
+constexpr int smem_bytes(int blocks) {
+  return (kWarps * 8 * kNT * kSumsStride<kLayout> + inbox_floats<kLayout, kGated, kNT>(blocks)) * 4;
+}
+template <WeightLayout kLayout, bool kGated, int kNT>
 constexpr int smem_bytes() {
-  return kWarps * 8 * kNT * kSumsStride<kLayout> * 4;
+  int most = 0;
+  for (int b = 1; b <= mlp_detail::kDecodeMaxClusterBlocks; ++b) {
+    most = smem_bytes<kLayout, kGated, kNT>(b) > most ? smem_bytes<kLayout, kGated, kNT>(b) : most;
+  }
+  return most;
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -356,17 +384,75 @@ struct Slab<WeightLayout::kInOut, kGated> {
   }
 };
 
+// What the epilogue of one output reads from memory besides its sums: the
+// bias of its feature (gated: of its gate and of its up) and its residual,
+// zero where absent. Loaded before the sums are ready, so that the loads'
+// latency passes while the block and its cluster sum.
+struct EpilogueInputs {
+  float bias = 0.0f, up_bias = 0.0f, residual = 0.0f;
+};
+template <typename Element, bool kGated>
+__device__ __forceinline__ EpilogueInputs load_epilogue_inputs(const DecodeArgs& d, int token, int f) {
+  const Epilogue& e = d.epilogue;
+  EpilogueInputs in;
+  if (e.bias != nullptr) {
+    if constexpr (kGated) {
+      in.bias = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f));
+      in.up_bias = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, d.n, f));
+    } else {
+      in.bias = mlp_detail::load_as_float<Element>(e.bias, f);
+    }
+  }
+  if (e.residual != nullptr) in.residual = mlp_detail::load_as_float<Element>(e.residual, static_cast<int64_t>(token) * d.n + f);
+  return in;
+}
+
+// Output feature f of `token` from its sums over K (gated: the gate's and
+// the up's): act(v + bias) (gated: times up + up_bias) + residual, stored.
+template <typename Element, bool kGated>
+__device__ __forceinline__ void finish_output(const DecodeArgs& d, int token, int f, float v, float up,
+                                              const EpilogueInputs& in) {
+  v = mlp_detail::activate(v + in.bias, d.epilogue.activation);
+  if constexpr (kGated) v *= up + in.up_bias;
+  v += in.residual;
+  static_cast<Element*>(d.epilogue.out)[static_cast<int64_t>(token) * d.n + f] = mlp_detail::Convert<Element>::from_float(v);
+}
+
+// Cluster barrier halves: arrive (relaxed: orders nothing; release: this
+// thread's shared-memory writes, peers' included, are seen by those that
+// wait) and wait (acquire).
+__device__ __forceinline__ void cluster_arrive_relaxed() { asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_arrive_release() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory"); }
+
+// 16 bytes into block `rank`'s shared memory at the offset of `local` in
+// this block's (distributed shared memory).
+__device__ __forceinline__ void store_to_peer(const float* local, int rank, const float (&v)[4]) {
+  uint32_t peer;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n"
+               : "=r"(peer)
+               : "r"(static_cast<uint32_t>(__cvta_generic_to_shared(local))), "r"(rank));
+  asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(peer), "f"(v[0]), "f"(v[1]), "f"(v[2]),
+               "f"(v[3])
+               : "memory");
+}
+
 // One projection: out[m, n] = epilogue(a[m, k] . w^T). Grid: feature slabs
-// x K blocks (a cluster along y) x token groups of 8 kNT.
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT>
-__global__ void __launch_bounds__(kThreads, 2) mlp_decode_kernel(const DecodeArgs d) {
+// x K blocks (a cluster along y) x token groups of 8 kNT. kHeld: steps of
+// weights each warp holds in registers before it waits for the previous
+// kernel (the down projection of a small MLP loads all of them, up to
+// three, while the up projection runs); 1 otherwise.
+template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
+__global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
   namespace cg = cooperative_groups;
   using Weights = Slab<kLayout, kGated>;
   constexpr int kT = kTiles<kLayout>;
   constexpr int kTokens = 8 * kNT;
   constexpr int kStride = kSumsStride<kLayout>;
-  constexpr int kEntries = kTokens * kStride;       // one warp's sums
-  extern __shared__ __align__(16) float sums[];  // [kWarps][kTokens][kStride]
+  constexpr int kEntries = kTokens * kStride;  // one warp's sums
+  constexpr int kValues = kGated ? 2 : 1;      // per output: the gate's and the up's sums
+  extern __shared__ __align__(16) float sums[];  // [kWarps][kTokens][kStride], then the inbox
+  float* const inbox = sums + kWarps * kEntries;  // [slot][block][value]
 
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
   const int g = lane / 4, t = lane % 4;
@@ -375,6 +461,12 @@ __global__ void __launch_bounds__(kThreads, 2) mlp_decode_kernel(const DecodeArg
   const int steps = (d.k + Weights::kStepK - 1) / Weights::kStepK;
   const int first = static_cast<int>(blockIdx.y) * d.steps_per_block + warp;
   const int end = min(steps, static_cast<int>(blockIdx.y + 1) * d.steps_per_block);
+  const int blocks = d.k_blocks;
+  const int rank = static_cast<int>(blockIdx.y);  // the grid's y is one cluster
+
+  // Peers write this block's shared memory only once every block of the
+  // cluster has started: arrive now, wait before the first write.
+  if (blocks > 1) cluster_arrive_relaxed();
 
   // The epilogue's bias and residual come from memory once the sums are
   // done: ask L2 for them now (L2 is coherent, so this is safe before the
@@ -382,13 +474,19 @@ __global__ void __launch_bounds__(kThreads, 2) mlp_decode_kernel(const DecodeArg
   if (warp == 0) prefetch_epilogue<kGated>(d, slab * Weights::kFeatures, Weights::kFeatures, tok0, kTokens, lane);
 
   const Weights weights(d, slab, g);
-  typename Weights::Step s;
+  typename Weights::Step held[kHeld];
+  // The down projection holds steps first, first + kWarps, ... below
+  // `rest` before it waits; the loop below loads the others one at a time.
+  const int rest = d.weights_before_wait ? first + kHeld * kWarps : first;
   if (d.weights_before_wait) {
-    // The down projection: its weights are no kernel's output (the up
-    // projection writes only h), so they are fetched before h is ready.
-    if (first < end) weights.load(d, first, t, s);
+    // Its weights are no kernel's output (the up projection writes only
+    // h), so they are fetched before h is ready.
+#pragma unroll
+    for (int i = 0; i < kHeld; ++i) {
+      if (first + i * kWarps < end) weights.load(d, first + i * kWarps, t, held[i]);
+    }
     if (d.prefetch_rest) {
-      for (int step = first + kWarps; step < end; step += kWarps) weights.prefetch(d, slab, step, lane);
+      for (int step = rest; step < end; step += kWarps) weights.prefetch(d, slab, step, lane);
     }
     wait_for_previous_grid();
   } else {
@@ -399,19 +497,47 @@ __global__ void __launch_bounds__(kThreads, 2) mlp_decode_kernel(const DecodeArg
     launch_next_grid();
   }
 
+  float acc[kT][kNT][4] = {};
+  if (d.weights_before_wait) {
+#pragma unroll
+    for (int i = 0; i < kHeld; ++i) {
+      const int step = first + i * kWarps;
+      if (step < end) weights.template mma<Element, kNT>(d, step, g, t, tok0, held[i], acc);
+    }
+  }
   // One step of weights in flight per warp at a time: the occupancy (16
   // warps per SM) keeps the memory pipe full. Requesting the next step
   // before each mma ([out, in] weights have the registers for it) measured
   // 2-3% slower for Llama-7B at 1-16 tokens (H100, 2026-12-06).
-  float acc[kT][kNT][4] = {};
 #pragma unroll 1
-  for (int step = first; step < end; step += kWarps) {
-    if (step != first || !d.weights_before_wait) weights.load(d, step, t, s);
-    weights.template mma<Element, kNT>(d, step, g, t, tok0, s, acc);
+  for (int step = rest; step < end; step += kWarps) {
+    weights.load(d, step, t, held[0]);
+    weights.template mma<Element, kNT>(d, step, g, t, tok0, held[0], acc);
   }
   if (d.weights_before_wait) launch_next_grid();
 
-  // The warps' sums, then the block's sum over its warps in warp 0's place.
+  // Output o (features fastest: coalesced stores) is the slab's feature
+  // o % kFeatures of token tok0 + o / kFeatures. With K split over the
+  // cluster, block r finishes outputs o with (o / kThreads) % blocks == r
+  // (one block: all); its thread finishes o = (r + j blocks) kThreads +
+  // threadIdx.x, j = 0, 1, ... Their epilogue inputs for j < kEarly are
+  // loaded now.
+  constexpr int kOutputs = Weights::kFeatures * kTokens;
+  constexpr int kEarly = 2;
+  const auto output_of = [&](int o, int& token, int& f) {
+    token = tok0 + o / Weights::kFeatures;
+    f = slab * Weights::kFeatures + o % Weights::kFeatures;
+    return token < d.m && f < d.n;
+  };
+  const auto owned = [&](int j) { return (rank + j * blocks) * kThreads + static_cast<int>(threadIdx.x); };
+  EpilogueInputs early[kEarly];
+#pragma unroll
+  for (int j = 0; j < kEarly; ++j) {
+    int token, f;
+    if (owned(j) < kOutputs && output_of(owned(j), token, f)) early[j] = load_epilogue_inputs<Element, kGated>(d, token, f);
+  }
+
+  // The warps' sums, [warp][token][tile row].
   float* mine = sums + warp * kEntries;
 #pragma unroll
   for (int i = 0; i < kT; ++i)
@@ -420,53 +546,95 @@ __global__ void __launch_bounds__(kThreads, 2) mlp_decode_kernel(const DecodeArg
 #pragma unroll
       for (int c = 0; c < 4; ++c) mine[(8 * j + 2 * t + c % 2) * kStride + i * 16 + g + (c / 2) * 8] = acc[i][j][c];
   __syncthreads();
-  for (int e = static_cast<int>(threadIdx.x); e < kEntries; e += kThreads) {
-    float v = sums[e];
+
+  // Output o's sum over the block's warps (gated: also its up's).
+  const auto block_sum = [&](int o, float& v, float& up) {
+    const int at = (o / Weights::kFeatures) * kStride + Weights::entry(d, o % Weights::kFeatures);
+    v = 0.0f;
+    up = 0.0f;
 #pragma unroll
-    for (int w = 1; w < kWarps; ++w) v += sums[w * kEntries + e];
-    sums[e] = v;
-  }
-  const cg::cluster_group cluster = cg::this_cluster();
-  const int blocks = d.k_blocks;
-  if (blocks > 1) {
-    cluster.sync();  // every block's sums are in its shared memory
-  } else {
-    __syncthreads();
+    for (int w = 0; w < kWarps; ++w) {
+      v += sums[w * kEntries + at];
+      if constexpr (kGated) up += sums[w * kEntries + at + 8];
+    }
+  };
+  // Calls fn(j, epilogue inputs) for each output j the thread finishes.
+  const auto for_each_owned = [&](auto&& fn) {
+#pragma unroll
+    for (int j = 0; j < kEarly; ++j) {
+      if (owned(j) < kOutputs) fn(j, early[j]);
+    }
+    for (int j = kEarly; owned(j) < kOutputs; ++j) {
+      int token, f;
+      fn(j, output_of(owned(j), token, f) ? load_epilogue_inputs<Element, kGated>(d, token, f) : EpilogueInputs{});
+    }
+  };
+  const auto finish = [&](int j, float v, float up, const EpilogueInputs& in) {
+    int token, f;
+    if (output_of(owned(j), token, f)) finish_output<Element, kGated>(d, token, f, v, up, in);
+  };
+
+  if (blocks == 1) {
+    for_each_owned([&](int j, const EpilogueInputs& in) {
+      float v, up;
+      block_sum(owned(j), v, up);
+      finish(j, v, up, in);
+    });
+    return;
   }
 
-  // The epilogue: the cluster's blocks share the outputs, each summing the
-  // blocks' values in rank order (deterministic).
-  const int rank = static_cast<int>(blockIdx.y);  // the grid's y is one cluster
-  const Epilogue& e = d.epilogue;
-  constexpr int kOutputs = Weights::kFeatures * kTokens;  // features fastest: coalesced stores
-  for (int o = rank * kThreads + static_cast<int>(threadIdx.x); o < kOutputs; o += blocks * kThreads) {
-    const int c = o % Weights::kFeatures;
-    const int token_in_group = o / Weights::kFeatures;
-    const int token = tok0 + token_in_group;
-    const int f = slab * Weights::kFeatures + c;
-    if (token >= d.m || f >= d.n) continue;
-    const int at = token_in_group * kStride + Weights::entry(d, c);
+  // K split over the cluster: every block writes its sums of each output
+  // into the owner's inbox, [block][slot][value] (distributed shared
+  // memory, 4 consecutive outputs per store), then one cluster barrier,
+  // then each owner sums its inbox in rank order (deterministic). Only the
+  // owner reads its inbox, so no block waits for its peers before it exits.
+  const int slots = (kOutputs + kThreads * blocks - 1) / (kThreads * blocks) * kThreads;  // per owner
+  // Each thread's groups of 4 outputs (one token's, all valid or none:
+  // n % 8 == 0) are summed first, then pushed.
+  constexpr int kGroups = (kOutputs + 4 * kThreads - 1) / (4 * kThreads);
+  const auto group = [&](int q) { return 4 * (static_cast<int>(threadIdx.x) + q * kThreads); };
+  const auto pushed = [&](int q) {
+    int token, f;
+    return group(q) < kOutputs && output_of(group(q), token, f);
+  };
+  float v[kGroups][4 * kValues];
+#pragma unroll
+  for (int q = 0; q < kGroups; ++q) {
+    if (!pushed(q)) continue;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      float up;
+      block_sum(group(q) + i, v[q][i * kValues], up);
+      if constexpr (kGated) v[q][i * kValues + 1] = up;
+    }
+  }
+  cluster_wait();  // every block has started: its shared memory may be written
+#pragma unroll
+  for (int q = 0; q < kGroups; ++q) {
+    if (!pushed(q)) continue;
+    const int o = group(q);
+    const int owner = (o / kThreads) % blocks;
+    const int slot = (o / (kThreads * blocks)) * kThreads + o % kThreads;
+    float* to = inbox + (rank * slots + slot) * kValues;
+#pragma unroll
+    for (int i = 0; i < kValues; ++i) store_to_peer(to + 4 * i, owner, reinterpret_cast<const float(&)[4]>(v[q][4 * i]));
+  }
+  cluster_arrive_release();
+  cluster_wait();
+  for_each_owned([&](int j, const EpilogueInputs& in) {
+    const float* sums_in = inbox + (j * kThreads + static_cast<int>(threadIdx.x)) * kValues;
     float v = 0.0f, up = 0.0f;
     for (int b = 0; b < blocks; ++b) {
-      const float* theirs = blocks > 1 ? cluster.map_shared_rank(sums, b) : sums;
-      v += theirs[at];
-      if constexpr (kGated) up += theirs[at + 8];
+      v += sums_in[b * slots * kValues];
+      if constexpr (kGated) up += sums_in[b * slots * kValues + 1];
     }
-    if constexpr (kGated) {
-      v = mlp_detail::finish_gated<Element>(e, d.n, v, up, f);
-    } else {
-      v = mlp_detail::finish_plain<Element>(e, v, f);
-    }
-    const int64_t out_at = static_cast<int64_t>(token) * d.n + f;
-    v = mlp_detail::add_residual<Element>(e, v, out_at);
-    static_cast<Element*>(e.out)[out_at] = mlp_detail::Convert<Element>::from_float(v);
-  }
-  if (blocks > 1) cluster.sync();  // peers keep their shared memory until every block has read it
+    finish(j, v, up, in);
+  });
 }
 
 #else
 
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT>
+template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 __global__ void mlp_decode_kernel(const DecodeArgs) {}
 
 #endif
@@ -475,17 +643,17 @@ __global__ void mlp_decode_kernel(const DecodeArgs) {}
 
 // One projection: clusters of 1 x k_blocks blocks along the grid's y,
 // launched as a programmatic dependent of the stream's previous kernel.
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT>
+template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 void launch(const DecodeArgs& d, cudaStream_t stream) {
-  constexpr int kSmem = smem_bytes<kLayout, kNT>();
-  auto* kernel = &mlp_decode_kernel<Element, kLayout, kGated, kNT>;
-  if (kSmem > 48 * 1024) {
-    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+  constexpr int kMostSmem = smem_bytes<kLayout, kGated, kNT>();
+  auto* kernel = &mlp_decode_kernel<Element, kLayout, kGated, kNT, kHeld>;
+  if (kMostSmem > 48 * 1024) {
+    MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMostSmem));
   }
   cudaLaunchConfig_t config{};
   config.gridDim = mlp_detail::decode_grid(d, kLayout);
   config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = kSmem;
+  config.dynamicSmemBytes = smem_bytes<kLayout, kGated, kNT>(d.k_blocks);  // no inbox unsplit
   config.stream = stream;
   cudaLaunchAttribute attributes[2]{};
   attributes[0].id = cudaLaunchAttributeClusterDimension;
@@ -499,10 +667,10 @@ void launch(const DecodeArgs& d, cudaStream_t stream) {
   MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, d));
 }
 
-template <typename Element, WeightLayout kLayout, bool kGated>
+template <typename Element, WeightLayout kLayout, bool kGated, int kHeld>
 void launch_for_tokens(const DecodeArgs& d, cudaStream_t stream) {
-  mlp_detail::decode_token_group(d.m) == 8 ? launch<Element, kLayout, kGated, 1>(d, stream)
-                                           : launch<Element, kLayout, kGated, 2>(d, stream);
+  mlp_detail::decode_token_group(d.m) == 8 ? launch<Element, kLayout, kGated, 1, kHeld>(d, stream)
+                                           : launch<Element, kLayout, kGated, 2, kHeld>(d, stream);
 }
 
 // Both projections: the up projection (gated or not) into h, then the
@@ -512,9 +680,10 @@ void run_decode_typed(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t
   if (down.epilogue.gated || up.weights_before_wait || !down.weights_before_wait) {
     throw std::invalid_argument("mlp: the decode kernels take a plain down projection that waits for h");
   }
-  up.epilogue.gated ? launch_for_tokens<Element, kLayout, true>(up, stream)
-                    : launch_for_tokens<Element, kLayout, false>(up, stream);
-  launch_for_tokens<Element, kLayout, false>(down, stream);
+  up.epilogue.gated ? launch_for_tokens<Element, kLayout, true, 1>(up, stream)
+                    : launch_for_tokens<Element, kLayout, false, 1>(up, stream);
+  down.hold_weights ? launch_for_tokens<Element, kLayout, false, mlp_detail::kDecodeHeldSteps>(down, stream)
+                    : launch_for_tokens<Element, kLayout, false, 1>(down, stream);
 }
 
 }  // namespace mlopt::kernels::mlp_decode

@@ -69,8 +69,10 @@ struct DecodeArgs {
   int steps_per_block = 0;
   // The down projection: it loads its first step of weights before it
   // waits for the previous kernel (the up projection, which writes only h),
-  // and with prefetch_rest asks L2 for its later steps' weights too.
+  // with hold_weights its first kDecodeHeldSteps steps (each warp), and
+  // with prefetch_rest asks L2 for its later steps' weights too.
   bool weights_before_wait = false;
+  bool hold_weights = false;
   bool prefetch_rest = false;
 };
 
@@ -79,6 +81,7 @@ struct DecodeArgs {
 // output features per block (slab), per weight layout.
 constexpr int kDecodeWarps = 8;
 constexpr int kDecodeMaxClusterBlocks = 8;
+constexpr int kDecodeHeldSteps = 3;  // DecodeArgs::hold_weights
 constexpr int decode_step_k(WeightLayout layout) { return layout == WeightLayout::kOutIn ? 128 : 16; }
 constexpr int decode_slab_features(WeightLayout layout, bool gated) {
   return (layout == WeightLayout::kOutIn ? 16 : 128) / (gated ? 2 : 1);

@@ -113,21 +113,24 @@ std::size_t weight_bytes(const MlpParams& p) {
   return static_cast<std::size_t>(mlp_up_features(p) + p.d_ff) * p.d_model * 2;
 }
 
-// kAuto takes the decode path for at most kDecodeMaxTokens tokens when the
-// weights take at least kDecodeMinWeightBytes, on a GPU that runs it.
-// Measured on an H100 (2026-12-06, bench_mlp, 10 interleaved rounds,
-// bench/results/mlp-decode-stream-{llama,gpt2}-rounds10-h100-2026-12-06.json):
-// for Llama-7B's 270 MB of weights the decode kernels stream at 2.5 TB/s,
-// 106.4 / 108.4 / 112.6 us at 1 / 8 / 16 tokens against 117.0 / 117.5 /
-// 116.1 us for the cuBLASLt path; for GPT-2 small's 9.4 MB, where each
-// kernel's fixed latency is most of its time, they are within 3% of it at
-// 1 and 8 tokens (16.9 / 17.4 against 17.4 / 17.5 us; other runs had either
-// ahead) and slower at 16 (21.2 against 17.7). Nothing between 9.4 and
-// 270 MB was measured; the bound sits well above the small case. From 64
-// tokens on the decode kernels re-read the weights per group of 16 tokens
-// and are 2-15x slower.
+// kAuto takes the decode path, on a GPU that runs it, for at most
+// kDecodeSmallTokens tokens of an MLP whose weights take at most
+// kDecodeSmallMaxWeightBytes, and for at most kDecodeMaxTokens tokens of
+// one whose weights take at least kDecodeMinWeightBytes; cuBLASLt
+// otherwise. Measured on an H100 (2026-12-06 08:17 UTC, bench_mlp, calls
+// enqueued on a held stream, bench/results/mlp-decode-push-*-h100-
+// 2026-12-06.json), decode against cuBLASLt at 1 / 8 / 16 tokens:
+//   GPT-2 small (9 MiB):    13.8 / 15.8 / 20.5 us against 16.4 / 16.5 / 17.9
+//   GPT-2 medium (16 MiB):  19.9 / 21.5 / 25.4 us against 19.4 / 19.7 / 21.2
+//   Llama 3.2 1B (96 MiB):  47.6 / 49.4 / 50.0 us against 58.4 / 58.3 / 57.9
+//   Llama-7B (258 MiB):    105.3 / 108.5 / 114.1 us against 116.6 / 117.4 / 117.7
+// so both bounds sit on measured sizes; below 9 MiB and between 16 and 96
+// MiB nothing was measured. From 64 tokens on the decode kernels re-read
+// the weights per group of 16 tokens and are 2-15x slower.
+constexpr int kDecodeSmallTokens = 8;
+constexpr std::size_t kDecodeSmallMaxWeightBytes = std::size_t{9} << 20;
 constexpr int kDecodeMaxTokens = 16;
-constexpr std::size_t kDecodeMinWeightBytes = std::size_t{128} << 20;
+constexpr std::size_t kDecodeMinWeightBytes = std::size_t{96} << 20;
 
 // The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
 // (the last may be shorter).
@@ -185,9 +188,10 @@ MlpImpl choose(const MlpParams& p) {
     }
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
-  if (p.tokens <= kDecodeMaxTokens && weight_bytes(p) >= kDecodeMinWeightBytes && mlp_detail::decode_device()) {
-    return MlpImpl::kDecode;
-  }
+  const std::size_t bytes = weight_bytes(p);
+  const bool decode_wins = (p.tokens <= kDecodeSmallTokens && bytes <= kDecodeSmallMaxWeightBytes) ||
+                           (p.tokens <= kDecodeMaxTokens && bytes >= kDecodeMinWeightBytes);
+  if (decode_wins && mlp_detail::decode_device()) return MlpImpl::kDecode;
   return MlpImpl::kCublasLt;
 }
 
@@ -308,6 +312,7 @@ Plan make_plan(const MlpParams& p) {
     // stream of weights through L2 evicts the prefetched lines before they
     // are read.
     down.prefetch_rest = weight_bytes(p) <= kDecodePrefetchBytes;
+    down.hold_weights = down.prefetch_rest;
     mlp_detail::plan_decode(down, p.layout, p.num_splits, sms);
   } else {
     plan.uses_lt = true;  // the down projection

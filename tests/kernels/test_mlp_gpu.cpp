@@ -789,8 +789,9 @@ TEST(MlpGpu, DecodeInACudaGraph) {
 // x and residual (and sharing its workspace, so its up projection writes h
 // while nothing may still read the first call's h), must each match the
 // reference of the inputs they were given. GPT-2 small's size makes the
-// planner split K over clusters and prefetch the down projection's weights
-// into L2; the Llama-shaped one (16.9 MB of weights) does neither.
+// planner split K over clusters and hold all the down projection's weights
+// in registers before it waits; the Llama-shaped one (16.9 MB of weights)
+// holds one step per warp and prefetches nothing.
 TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
@@ -909,32 +910,46 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
   }
 }
 
-// The decode path is auto's choice only where its weight stream outweighs
-// its kernels' fixed latency: at most 16 tokens of an MLP whose weights take
-// at least 128 MiB. GPT-2 small (9.4 MB) and an MLP just under the bound go
-// to cuBLASLt at every token count; so does everything on a GPU without
-// clusters.
-TEST(MlpGpu, AutoTakesDecodeOnlyForFewTokensOfALargeMlp) {
+// The decode path is auto's choice where it was measured faster: at most
+// 8 tokens of an MLP of at most 9 MiB of weights (GPT-2 small: exactly 9
+// MiB) and at most 16 tokens of one of at least 96 MiB (Llama 3.2 1B:
+// exactly 96 MiB). Just outside either bound, between them (GPT-2 medium)
+// and on a GPU without clusters, cuBLASLt.
+TEST(MlpGpu, AutoTakesDecodeWhereItWasMeasuredFaster) {
   MlpParams p = llama_7b_planning_params();
   p.d_model = 768;
   p.d_ff = 3072;
   p.gated = false;
   p.activation = Activation::kGeluTanh;
   p.layout = WeightLayout::kInOut;
-  for (int tokens : {1, 2, 15, 16, 17, 64, 128}) {
+  const MlpImpl decode = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
+  for (int tokens : {1, 2, 7, 8}) {
+    p.tokens = tokens;
+    EXPECT_EQ(mlp_chosen_impl(p), decode) << "GPT-2 small, " << tokens << " tokens";
+  }
+  for (int tokens : {9, 16, 17, 64, 128}) {
     p.tokens = tokens;
     EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << "GPT-2 small, " << tokens << " tokens";
   }
-  const MlpImpl large = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
+  p.tokens = 1;
+  p.d_ff = 3080;  // 8 features more: just over 9 MiB
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.d_model = 1024;
+  p.d_ff = 4096;  // GPT-2 medium, 16 MiB
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
   p.d_model = 4096;
-  p.d_ff = 8192;  // 2 x 4096 x 8192 x 2 bytes: exactly 128 MiB
-  p.tokens = 16;
-  EXPECT_EQ(mlp_chosen_impl(p), large);
-  p.d_ff = 8184;  // 8 features fewer: just under
+  p.d_ff = 6144;  // 2 x 4096 x 6144 x 2 bytes: exactly 96 MiB
+  for (int tokens : {1, 8, 16}) {
+    p.tokens = tokens;
+    EXPECT_EQ(mlp_chosen_impl(p), decode) << "96 MiB, " << tokens << " tokens";
+  }
+  p.d_ff = 6136;  // 8 features fewer: just under
   EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
   p.tokens = 1;
-  p.gated = true;  // 3 x 4096 x 8184 x 2 bytes: 192 MiB
-  EXPECT_EQ(mlp_chosen_impl(p), large);
+  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.gated = true;  // 3 x 4096 x 6136 x 2 bytes: 144 MiB
+  p.tokens = 16;
+  EXPECT_EQ(mlp_chosen_impl(p), decode);
   p.tokens = 17;
   EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
 }

@@ -47,9 +47,11 @@ enum class WeightLayout {
 enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
-// (mlp_launch.cpp says why: kDecode for at most 16 tokens of an MLP whose
-// weights take at least 128 MiB, e.g. Llama-7B's, on a GPU of compute
-// capability 9.0+, kCublasLt otherwise). The others force one (tests and benchmarks compare
+// (mlp_launch.cpp says why: on a GPU of compute capability 9.0+, kDecode
+// for at most 8 tokens of an MLP whose weights take at most 9 MiB, e.g.
+// GPT-2 small's, and for at most 16 tokens of one whose weights take at
+// least 96 MiB, e.g. Llama 3.2 1B's or Llama-7B's; kCublasLt otherwise).
+// The others force one (tests and benchmarks compare
 // them); forcing one the params or the device cannot run throws
 // std::invalid_argument.
 enum class MlpImpl {
