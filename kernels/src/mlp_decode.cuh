@@ -52,7 +52,6 @@
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk L2
 // prefetch); mlp_launch.cpp checks the device before it launches.
-#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -85,9 +84,10 @@ constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : 8;
 // 2t) and lanes reading consecutive features hit different banks.
 template <WeightLayout kLayout>
 constexpr int kSumsStride = kTiles<kLayout> * 16 + 1;
-// Then the inbox of the K split's reduction (see the kernel): for each
-// output a block finishes, every cluster block's sums (gated: the gate's
-// and the up's), [slot][block][value], sized for the largest cluster.
+// Then, when K is split over `blocks` blocks of a cluster, the inbox of
+// the split's reduction (see the kernel): every block's sums (gated: the
+// gate's and the up's) of each output this block finishes, [block][slot]
+// [value].
 template <WeightLayout kLayout, bool kGated, int kNT>
 constexpr int inbox_floats(int blocks) {
   constexpr int outputs = mlp_detail::decode_slab_features(kLayout, kGated) * 8 * kNT;
@@ -444,7 +444,6 @@ __device__ __forceinline__ void store_to_peer(const float* local, int rank, cons
 // three, while the up projection runs); 1 otherwise.
 template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
-  namespace cg = cooperative_groups;
   using Weights = Slab<kLayout, kGated>;
   constexpr int kT = kTiles<kLayout>;
   constexpr int kTokens = 8 * kNT;
@@ -452,7 +451,7 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kerne
   constexpr int kEntries = kTokens * kStride;  // one warp's sums
   constexpr int kValues = kGated ? 2 : 1;      // per output: the gate's and the up's sums
   extern __shared__ __align__(16) float sums[];  // [kWarps][kTokens][kStride], then the inbox
-  float* const inbox = sums + kWarps * kEntries;  // [slot][block][value]
+  float* const inbox = sums + kWarps * kEntries;  // [block][slot][value]
 
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
   const int g = lane / 4, t = lane % 4;
