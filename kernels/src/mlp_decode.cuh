@@ -440,8 +440,9 @@ __device__ __forceinline__ void store_to_peer(const float* local, int rank, cons
 // One projection: out[m, n] = epilogue(a[m, k] . w^T). Grid: feature slabs
 // x K blocks (a cluster along y) x token groups of 8 kNT. kHeld: steps of
 // weights each warp holds in registers before it waits for the previous
-// kernel (the down projection of a small MLP loads all of them, up to
-// three, while the up projection runs); 1 otherwise.
+// kernel (the down projection of a small MLP, DecodeArgs::hold_weights,
+// loads all of them, up to three, while the up projection runs, and asks
+// L2 for any further ones); 1 otherwise.
 template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
   using Weights = Slab<kLayout, kGated>;
@@ -484,7 +485,7 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kerne
     for (int i = 0; i < kHeld; ++i) {
       if (first + i * kWarps < end) weights.load(d, first + i * kWarps, t, held[i]);
     }
-    if (d.prefetch_rest) {
+    if (d.hold_weights) {
       for (int step = rest; step < end; step += kWarps) weights.prefetch(d, slab, step, lane);
     }
     wait_for_previous_grid();

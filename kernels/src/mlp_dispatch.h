@@ -68,12 +68,11 @@ struct DecodeArgs {
   int k_blocks = 1;
   int steps_per_block = 0;
   // The down projection: it loads its first step of weights before it
-  // waits for the previous kernel (the up projection, which writes only h),
-  // with hold_weights its first kDecodeHeldSteps steps (each warp), and
-  // with prefetch_rest asks L2 for its later steps' weights too.
+  // waits for the previous kernel (the up projection, which writes only h);
+  // with hold_weights (a small MLP) its first kDecodeHeldSteps steps (each
+  // warp), and it asks L2 for its later steps' weights too.
   bool weights_before_wait = false;
   bool hold_weights = false;
-  bool prefetch_rest = false;
 };
 
 // The decode kernels' geometry: warps per block, the most blocks of a

@@ -98,9 +98,9 @@ using mlp_detail::GemmArgs;
 // wave part empty (16 x 277 us = 4.44 ms).
 constexpr int kDefaultRowBlock = 4096;
 
-// The decode down projection's warps ask L2 for all their weights while
-// they wait for the up projection (DecodeArgs::prefetch_rest) only when
-// both weights fit this budget, a third of an H100's 50 MB L2, so the
+// The decode down projection's warps hold their first steps of weights in
+// registers and ask L2 for the rest while they wait for the up projection
+// (DecodeArgs::hold_weights) only when both weights fit this budget, a third of an H100's 50 MB L2, so the
 // prefetched lines are not evicted before they are read. Measured on an
 // H100 (2026-12-06) with the earlier decode kernels prefetching also for
 // Llama-7B, whose 180 MB up projection streams through L2 meanwhile, the
@@ -311,8 +311,7 @@ Plan make_plan(const MlpParams& p) {
     // Only where both weights fit the budget: otherwise the up projection's
     // stream of weights through L2 evicts the prefetched lines before they
     // are read.
-    down.prefetch_rest = weight_bytes(p) <= kDecodePrefetchBytes;
-    down.hold_weights = down.prefetch_rest;
+    down.hold_weights = weight_bytes(p) <= kDecodePrefetchBytes;
     mlp_detail::plan_decode(down, p.layout, p.num_splits, sms);
   } else {
     plan.uses_lt = true;  // the down projection
