@@ -71,9 +71,13 @@ struct Model {
 const Model kModels[] = {
     {"gpt2-small", 768, 3072, false, "gelu_tanh", true, true, at::kHalf},
     {"llama-7b", 4096, 11008, true, "silu", false, false, at::kBFloat16},
-    // Between the two (--model): GPT-2 medium (16.8 MB of weights) and
-    // Llama 3.2 1B (100.7 MB), for where kAuto's decode bounds sit.
+    // Between the two (--model), for where kAuto's decode bounds sit:
+    // GPT-2 medium, large and XL (16.8, 26.2 and 41.0 MB of weights),
+    // Qwen2.5 1.5B (82.6 MB) and Llama 3.2 1B (100.7 MB).
     {"gpt2-medium", 1024, 4096, false, "gelu_tanh", true, true, at::kHalf},
+    {"gpt2-large", 1280, 5120, false, "gelu_tanh", true, true, at::kHalf},
+    {"gpt2-xl", 1600, 6400, false, "gelu_tanh", true, true, at::kHalf},
+    {"qwen2.5-1.5b", 1536, 8960, true, "silu", false, false, at::kBFloat16},
     {"llama-1b", 2048, 8192, true, "silu", false, false, at::kBFloat16},
 };
 

@@ -24,13 +24,16 @@
 //     range of K (its steps, dealt to its warps in turn); gated slabs hold
 //     the gate and up rows of the same features in rows g and g + 8 of each
 //     tile, so the gated product is formed from the block's own sums. The
-//     warps' sums meet in shared memory. When K is split further across
-//     the blocks of a thread-block cluster (grid y), each output has an
-//     owner block: every block writes its sums into the owners' shared
-//     memory (distributed shared memory, 16 bytes per store), one cluster
-//     barrier, and each owner finishes its outputs from its own shared
-//     memory, so no block waits for its peers to read before it exits. No
-//     partial sums in global memory, no reduction kernel.
+//     warps' sums meet in shared memory, stored and summed in the mma's
+//     fragment order (16 bytes per lane, no bank conflicts), so each
+//     thread then holds 2 or 4 outputs of one fragment (kFragments). When K
+//     is split further across the blocks of a thread-block cluster (grid
+//     y), each fragment has an owner block: every block writes its sums
+//     into the owners' shared memory (distributed shared memory, 16 bytes
+//     per store), one cluster barrier, and each owner finishes its
+//     fragments from its own shared memory, so no block waits for its peers
+//     to read before it exits. No partial sums in global memory, no
+//     reduction kernel.
 //   - Tokens come in groups of 8 or 16 (grid z, the mma's n8 side once or
 //     twice); more tokens re-read the weights once per group, so the path is
 //     meant for at most 16.
@@ -48,7 +51,10 @@
 // 2026-12-06): most of a small MLP's time is the kernels' fixed chain, not
 // its 9.4 MB: the up projection's loads are in 3.4 us, its last block
 // ends at 6.3 us, the down projection's wait returns 0.7 us later and its
-// last block ends 3.3 us after that.
+// last block ends 3.3 us after that. At 16 tokens the sums' trip through
+// shared memory was most of it: stored as [token][feature] they had 4-way
+// bank conflicts on the way in and out, and the last down block ended at
+// 17.5 us; in fragment order, at 13.6 us (mlp-decode-fragments-probe-*).
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk L2
 // prefetch); mlp_launch.cpp checks the device before it launches.
@@ -79,31 +85,32 @@ constexpr int kThreads = kWarps * 32;
 template <WeightLayout kLayout>
 constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : 8;
 
-// Shared memory: every warp's sums, [warp][token][tile row], each token's
-// row padded by one float so that lanes storing fragments (rows g, tokens
-// 2t) and lanes reading consecutive features hit different banks.
-template <WeightLayout kLayout>
-constexpr int kSumsStride = kTiles<kLayout> * 16 + 1;
+// Shared memory: every warp's sums in fragment order, [warp][fragment] of
+// 16 bytes, fragment x = (tile * kNT + token group) * 32 + lane holding
+// that lane's 4 accumulators. Each warp writes (and the block's sum reads)
+// 512 consecutive bytes per instruction, so neither has bank conflicts;
+// the earlier [token][feature] layout had 4-way conflicts on both sides,
+// about 1 us of GPT-2 small's 16-token kernels each (timeline, H100).
+template <WeightLayout kLayout, int kNT>
+constexpr int kFragments = kTiles<kLayout> * kNT * 32;  // per warp
 // Then, when K is split over `blocks` blocks of a cluster, the inbox of
-// the split's reduction (see the kernel): every block's sums (gated: the
-// gate's and the up's) of each output this block finishes, [block][slot]
-// [value].
-template <WeightLayout kLayout, bool kGated, int kNT>
-constexpr int inbox_floats(int blocks) {
-  constexpr int outputs = mlp_detail::decode_slab_features(kLayout, kGated) * 8 * kNT;
-  return blocks < 2 ? 0 : (outputs + kThreads * blocks - 1) / (kThreads * blocks) * kThreads * blocks * (kGated ? 2 : 1);
+// the split's reduction (see the kernel): every block's sums of the
+// fragments this block finishes, [block][slot].
+template <WeightLayout kLayout, int kNT>
+__host__ __device__ constexpr int inbox_slots(int blocks) {
+  return blocks < 2 ? 0 : (kFragments<kLayout, kNT> + blocks - 1) / blocks;
 }
-// Shared memory of a launch with K split over `blocks` blocks; without an
-// argument, the most any launch takes.
-template <WeightLayout kLayout, bool kGated, int kNT>
+// Shared memory of a launch with K split over `blocks` blocks; without
+// arguments, the most any launch takes.
+template <WeightLayout kLayout, int kNT>
 constexpr int smem_bytes(int blocks) {
-  return (kWarps * 8 * kNT * kSumsStride<kLayout> + inbox_floats<kLayout, kGated, kNT>(blocks)) * 4;
+  return (kWarps * kFragments<kLayout, kNT> + blocks * inbox_slots<kLayout, kNT>(blocks)) * 16;
 }
-template <WeightLayout kLayout, bool kGated, int kNT>
+template <WeightLayout kLayout, int kNT>
 constexpr int smem_bytes() {
   int most = 0;
   for (int b = 1; b <= mlp_detail::kDecodeMaxClusterBlocks; ++b) {
-    most = smem_bytes<kLayout, kGated, kNT>(b) > most ? smem_bytes<kLayout, kGated, kNT>(b) : most;
+    most = smem_bytes<kLayout, kNT>(b) > most ? smem_bytes<kLayout, kNT>(b) : most;
   }
   return most;
 }
@@ -257,9 +264,12 @@ struct Slab<WeightLayout::kOutIn, kGated> {
     prefetch_l2(static_cast<const uint16_t*>(d.w) + static_cast<int64_t>(r) * d.k + k, len * 2);
   }
 
-  // The fragment row (tile i, row r: i * 16 + r) holding the sums of the
-  // slab's feature c; gated: its gate's, the up's 8 rows further.
-  __device__ static int entry(const DecodeArgs&, int c) { return c; }
+  // The slab's features whose sums fragment rows g (`first`) and g + 8
+  // (`second`) of tile i hold; gated: the gate's and the up's of one.
+  __device__ static void row_features(const DecodeArgs&, int /*i*/, int g, int& first, int& second) {
+    first = g;
+    second = kGated ? g : g + 8;
+  }
 };
 
 // [in, out]: per lane two groups of 8 adjacent packed columns (A, B), 8
@@ -374,48 +384,112 @@ struct Slab<WeightLayout::kInOut, kGated> {
     }
   }
 
-  // The fragment row (tile i, row r: i * 16 + r) holding the sums of the
-  // slab's feature c; gated: its gate's, the up's 8 rows further.
-  __device__ static int entry(const DecodeArgs& d, int c) {
-    if (kGated && d.epilogue.packing == GateUpPacking::kConcatenated) return (c % 8) * 16 + c / 8;
-    const int column = kGated ? 2 * c : c;  // packed column within the slab
-    const int within = column % 8;
-    return ((column / 64) * 4 + within / 2) * 16 + (column % 64) / 8 + 8 * (within % 2);
+  // The slab's features whose sums fragment rows g (`first`) and g + 8
+  // (`second`) of tile i hold (see tile()); gated: the gate's and the up's
+  // of one.
+  __device__ static void row_features(const DecodeArgs& d, int i, int g, int& first, int& second) {
+    if (kGated && d.epilogue.packing == GateUpPacking::kConcatenated) {
+      first = second = 8 * g + i;  // column i of groups A (gates) and B (ups)
+      return;
+    }
+    const int column = 64 * (i / 4) + 8 * g + 2 * (i % 4);  // packed column of row g; row g + 8's is next
+    first = kGated ? column / 2 : column;                     // interleaved: gate 2f, up 2f + 1
+    second = kGated ? first : column + 1;
   }
 };
 
-// What the epilogue of one output reads from memory besides its sums: the
-// bias of its feature (gated: of its gate and of its up) and its residual,
-// zero where absent. Loaded before the sums are ready, so that the loads'
-// latency passes while the block and its cluster sum.
-struct EpilogueInputs {
-  float bias = 0.0f, up_bias = 0.0f, residual = 0.0f;
+// One fragment's outputs: tokens `token` and token + 1 (the lane's 2t and
+// 2t + 1 of its group) of features f[0] and f[1] (rows g and g + 8 of its
+// tile); gated: f[0] == f[1], the feature whose gate and up the two rows
+// hold. Its 4 sums (c = 0..3, as the mma's accumulators): tokens
+// token + c % 2 of rows g (c < 2) and g + 8.
+struct Fragment {
+  int token;
+  int f[2];
+};
+template <typename Weights, int kNT>
+__device__ __forceinline__ Fragment fragment_at(const DecodeArgs& d, int slab, int tok0, int x) {
+  const int lane = x % 32, j = (x / 32) % kNT, i = x / 32 / kNT;
+  Fragment fr;
+  fr.token = tok0 + 8 * j + 2 * (lane % 4);
+  Weights::row_features(d, i, lane / 4, fr.f[0], fr.f[1]);
+  fr.f[0] += slab * Weights::kFeatures;
+  fr.f[1] += slab * Weights::kFeatures;
+  return fr;
+}
+// Outputs per fragment: 4 (tokens x rows), gated 2 (tokens; each from a
+// gate and an up sum). Output c is token fr.token + c % 2 of feature
+// fr.f[c / 2].
+template <bool kGated>
+constexpr int kFragmentOutputs = kGated ? 2 : 4;
+__device__ __forceinline__ bool output_valid(const DecodeArgs& d, const Fragment& fr, int c) {
+  return fr.token + c % 2 < d.m && fr.f[c / 2] < d.n;
+}
+// Whether any of the fragment's outputs exists (its first one does then).
+__device__ __forceinline__ bool fragment_valid(const DecodeArgs& d, const Fragment& fr) { return output_valid(d, fr, 0); }
+
+// What the epilogue of one fragment reads from memory besides its sums:
+// the bias of its features (gated: of its feature's gate and up) and the
+// residual of each output, zero where absent. Loaded before the sums are
+// ready, so that the loads' latency passes while the block and its
+// cluster sum.
+struct FragmentInputs {
+  float bias[2] = {0.0f, 0.0f};
+  float residual[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 };
 template <typename Element, bool kGated>
-__device__ __forceinline__ EpilogueInputs load_epilogue_inputs(const DecodeArgs& d, int token, int f) {
+__device__ __forceinline__ FragmentInputs load_fragment_inputs(const DecodeArgs& d, const Fragment& fr) {
   const Epilogue& e = d.epilogue;
-  EpilogueInputs in;
+  FragmentInputs in;
   if (e.bias != nullptr) {
-    if constexpr (kGated) {
-      in.bias = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f));
-      in.up_bias = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, d.n, f));
-    } else {
-      in.bias = mlp_detail::load_as_float<Element>(e.bias, f);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (fr.f[r] >= d.n) continue;
+      if constexpr (kGated) {
+        const int column = r == 0 ? mlp_detail::gate_column(e.packing, fr.f[0]) : mlp_detail::up_column(e.packing, d.n, fr.f[0]);
+        in.bias[r] = mlp_detail::load_as_float<Element>(e.bias, column);
+      } else {
+        in.bias[r] = mlp_detail::load_as_float<Element>(e.bias, fr.f[r]);
+      }
     }
   }
-  if (e.residual != nullptr) in.residual = mlp_detail::load_as_float<Element>(e.residual, static_cast<int64_t>(token) * d.n + f);
+  if (e.residual != nullptr) {
+#pragma unroll
+    for (int c = 0; c < kFragmentOutputs<kGated>; ++c) {
+      if (output_valid(d, fr, c)) {
+        in.residual[c] = mlp_detail::load_as_float<Element>(e.residual, static_cast<int64_t>(fr.token + c % 2) * d.n + fr.f[c / 2]);
+      }
+    }
+  }
   return in;
 }
 
-// Output feature f of `token` from its sums over K (gated: the gate's and
-// the up's): act(v + bias) (gated: times up + up_bias) + residual, stored.
+// The fragment's outputs from its sums over K: act(v + bias) (gated:
+// act(gate + gate bias) * (up + up bias)) + residual, stored.
 template <typename Element, bool kGated>
-__device__ __forceinline__ void finish_output(const DecodeArgs& d, int token, int f, float v, float up,
-                                              const EpilogueInputs& in) {
-  v = mlp_detail::activate(v + in.bias, d.epilogue.activation);
-  if constexpr (kGated) v *= up + in.up_bias;
-  v += in.residual;
-  static_cast<Element*>(d.epilogue.out)[static_cast<int64_t>(token) * d.n + f] = mlp_detail::Convert<Element>::from_float(v);
+__device__ __forceinline__ void finish_fragment(const DecodeArgs& d, const Fragment& fr, const float4& s,
+                                                const FragmentInputs& in) {
+  const float sum[4] = {s.x, s.y, s.z, s.w};
+#pragma unroll
+  for (int c = 0; c < kFragmentOutputs<kGated>; ++c) {
+    if (!output_valid(d, fr, c)) continue;
+    float v;
+    if constexpr (kGated) {
+      v = mlp_detail::activate(sum[c] + in.bias[0], d.epilogue.activation) * (sum[c + 2] + in.bias[1]);
+    } else {
+      v = mlp_detail::activate(sum[c] + in.bias[c / 2], d.epilogue.activation);
+    }
+    v += in.residual[c];
+    static_cast<Element*>(d.epilogue.out)[static_cast<int64_t>(fr.token + c % 2) * d.n + fr.f[c / 2]] =
+        mlp_detail::Convert<Element>::from_float(v);
+  }
+}
+
+__device__ __forceinline__ void add_to(float4& a, const float4& b) {
+  a.x += b.x;
+  a.y += b.y;
+  a.z += b.z;
+  a.w += b.w;
 }
 
 // Cluster barrier halves: arrive (relaxed: orders nothing; release: this
@@ -427,13 +501,12 @@ __device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.w
 
 // 16 bytes into block `rank`'s shared memory at the offset of `local` in
 // this block's (distributed shared memory).
-__device__ __forceinline__ void store_to_peer(const float* local, int rank, const float (&v)[4]) {
+__device__ __forceinline__ void store_to_peer(const float4* local, int rank, const float4& v) {
   uint32_t peer;
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n"
                : "=r"(peer)
                : "r"(static_cast<uint32_t>(__cvta_generic_to_shared(local))), "r"(rank));
-  asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(peer), "f"(v[0]), "f"(v[1]), "f"(v[2]),
-               "f"(v[3])
+  asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(peer), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
                : "memory");
 }
 
@@ -442,17 +515,21 @@ __device__ __forceinline__ void store_to_peer(const float* local, int rank, cons
 // weights each warp holds in registers before it waits for the previous
 // kernel (the down projection of a small MLP, DecodeArgs::hold_weights,
 // loads all of them, up to three, while the up projection runs, and asks
-// L2 for any further ones); 1 otherwise.
+// L2 for any further ones); 1 otherwise. At 16 tokens the held variant's
+// registers (184) keep its blocks from starting beside the up
+// projection's, so they start as those leave. Staging the held steps in
+// shared memory instead (cp.async) was measured slower (H100, 2026-12-06):
+// with the default L1/shared split the down blocks no longer started
+// beside the up blocks even at 1 token (GPT-2 small 19.5 us against
+// 14.5), and with all of it shared they did, but GPT-2 small was no faster
+// (14.7 / 15.2 / 17.5 us at 1 / 8 / 16 tokens) and Llama-7B took 150 us
+// instead of 106: too little L1 left for the weights' loads in flight.
 template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
   using Weights = Slab<kLayout, kGated>;
   constexpr int kT = kTiles<kLayout>;
   constexpr int kTokens = 8 * kNT;
-  constexpr int kStride = kSumsStride<kLayout>;
-  constexpr int kEntries = kTokens * kStride;  // one warp's sums
-  constexpr int kValues = kGated ? 2 : 1;      // per output: the gate's and the up's sums
-  extern __shared__ __align__(16) float sums[];  // [kWarps][kTokens][kStride], then the inbox
-  float* const inbox = sums + kWarps * kEntries;  // [block][slot][value]
+  extern __shared__ __align__(16) float4 smem[];  // the warps' sums, then the inbox (kFragments)
 
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
   const int g = lane / 4, t = lane % 4;
@@ -516,121 +593,93 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kerne
   }
   if (d.weights_before_wait) launch_next_grid();
 
-  // Output o (features fastest: coalesced stores) is the slab's feature
-  // o % kFeatures of token tok0 + o / kFeatures. With K split over the
-  // cluster, block r finishes outputs o with (o / kThreads) % blocks == r
-  // (one block: all); its thread finishes o = (r + j blocks) kThreads +
-  // threadIdx.x, j = 0, 1, ... Their epilogue inputs for j < kEarly are
-  // loaded now.
-  constexpr int kOutputs = Weights::kFeatures * kTokens;
+  // The warps' sums in fragment order (see kFragments), then per fragment
+  // the sum over the warps. With K split over the cluster, block r
+  // finishes fragments [r slots, (r + 1) slots) (one block: all), thread
+  // `threadIdx.x + j kThreads` of them the j-th; its epilogue inputs for
+  // j < kEarly are loaded now, while the other warps finish.
+  constexpr int kX = kFragments<kLayout, kNT>;
+  const int slots = blocks > 1 ? inbox_slots<kLayout, kNT>(blocks) : kX;  // per owner
   constexpr int kEarly = 2;
-  const auto output_of = [&](int o, int& token, int& f) {
-    token = tok0 + o / Weights::kFeatures;
-    f = slab * Weights::kFeatures + o % Weights::kFeatures;
-    return token < d.m && f < d.n;
-  };
-  const auto owned = [&](int j) { return (rank + j * blocks) * kThreads + static_cast<int>(threadIdx.x); };
-  EpilogueInputs early[kEarly];
+  const auto owned = [&](int j) { return rank * slots + static_cast<int>(threadIdx.x) + j * kThreads; };
+  const auto is_owned = [&](int j) { return static_cast<int>(threadIdx.x) + j * kThreads < slots && owned(j) < kX; };
+  FragmentInputs early[kEarly];
 #pragma unroll
   for (int j = 0; j < kEarly; ++j) {
-    int token, f;
-    if (owned(j) < kOutputs && output_of(owned(j), token, f)) early[j] = load_epilogue_inputs<Element, kGated>(d, token, f);
+    if (!is_owned(j)) continue;
+    const Fragment fr = fragment_at<Weights, kNT>(d, slab, tok0, owned(j));
+    if (fragment_valid(d, fr)) early[j] = load_fragment_inputs<Element, kGated>(d, fr);
   }
 
-  // The warps' sums, [warp][token][tile row].
-  float* mine = sums + warp * kEntries;
+  float4* const warp_sums = smem;              // [kWarps][kX]
+  float4* const inbox = smem + kWarps * kX;    // [block][slot]
 #pragma unroll
   for (int i = 0; i < kT; ++i)
 #pragma unroll
-    for (int j = 0; j < kNT; ++j)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) mine[(8 * j + 2 * t + c % 2) * kStride + i * 16 + g + (c / 2) * 8] = acc[i][j][c];
+    for (int j = 0; j < kNT; ++j) {
+      warp_sums[warp * kX + (i * kNT + j) * 32 + lane] = make_float4(acc[i][j][0], acc[i][j][1], acc[i][j][2], acc[i][j][3]);
+    }
   __syncthreads();
 
-  // Output o's sum over the block's warps (gated: also its up's).
-  const auto block_sum = [&](int o, float& v, float& up) {
-    const int at = (o / Weights::kFeatures) * kStride + Weights::entry(d, o % Weights::kFeatures);
-    v = 0.0f;
-    up = 0.0f;
+  const auto block_sum = [&](int x) {
+    float4 s = warp_sums[x];
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      v += sums[w * kEntries + at];
-      if constexpr (kGated) up += sums[w * kEntries + at + 8];
-    }
+    for (int w = 1; w < kWarps; ++w) add_to(s, warp_sums[w * kX + x]);
+    return s;
   };
-  // Calls fn(j, epilogue inputs) for each output j the thread finishes.
+  // Calls fn(fragment, its epilogue inputs, j) for each valid fragment the
+  // thread finishes.
   const auto for_each_owned = [&](auto&& fn) {
 #pragma unroll
     for (int j = 0; j < kEarly; ++j) {
-      if (owned(j) < kOutputs) fn(j, early[j]);
+      if (!is_owned(j)) continue;
+      const Fragment fr = fragment_at<Weights, kNT>(d, slab, tok0, owned(j));
+      if (fragment_valid(d, fr)) fn(fr, early[j], j);
     }
-    for (int j = kEarly; owned(j) < kOutputs; ++j) {
-      int token, f;
-      fn(j, output_of(owned(j), token, f) ? load_epilogue_inputs<Element, kGated>(d, token, f) : EpilogueInputs{});
+    for (int j = kEarly; is_owned(j); ++j) {
+      const Fragment fr = fragment_at<Weights, kNT>(d, slab, tok0, owned(j));
+      if (fragment_valid(d, fr)) fn(fr, load_fragment_inputs<Element, kGated>(d, fr), j);
     }
-  };
-  const auto finish = [&](int j, float v, float up, const EpilogueInputs& in) {
-    int token, f;
-    if (output_of(owned(j), token, f)) finish_output<Element, kGated>(d, token, f, v, up, in);
   };
 
   if (blocks == 1) {
-    for_each_owned([&](int j, const EpilogueInputs& in) {
-      float v, up;
-      block_sum(owned(j), v, up);
-      finish(j, v, up, in);
+    for_each_owned([&](const Fragment& fr, const FragmentInputs& in, int j) {
+      finish_fragment<Element, kGated>(d, fr, block_sum(owned(j)), in);
     });
     return;
   }
 
-  // K split over the cluster: every block writes its sums of each output
-  // into the owner's inbox, [block][slot][value] (distributed shared
-  // memory, 4 consecutive outputs per store), then one cluster barrier,
-  // then each owner sums its inbox in rank order (deterministic). Only the
-  // owner reads its inbox, so no block waits for its peers before it exits.
-  const int slots = (kOutputs + kThreads * blocks - 1) / (kThreads * blocks) * kThreads;  // per owner
-  // Each thread's groups of 4 outputs (one token's, all valid or none:
-  // n % 8 == 0) are summed first, then pushed.
-  constexpr int kGroups = (kOutputs + 4 * kThreads - 1) / (4 * kThreads);
-  const auto group = [&](int q) { return 4 * (static_cast<int>(threadIdx.x) + q * kThreads); };
-  const auto pushed = [&](int q) {
-    int token, f;
-    return group(q) < kOutputs && output_of(group(q), token, f);
-  };
-  float v[kGroups][4 * kValues];
+  // K split over the cluster: every block writes its sums of each valid
+  // fragment into the owner's inbox (distributed shared memory, 16 bytes
+  // per store; a warp's 32 stores mostly to one owner's consecutive
+  // slots), then one cluster barrier, then each owner sums its inbox in
+  // rank order (deterministic). Only the owner reads its inbox, so no
+  // block waits for its peers before it exits.
+  constexpr int kQ = (kX + kThreads - 1) / kThreads;
+  float4 pushed[kQ];
 #pragma unroll
-  for (int q = 0; q < kGroups; ++q) {
-    if (!pushed(q)) continue;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      float up;
-      block_sum(group(q) + i, v[q][i * kValues], up);
-      if constexpr (kGated) v[q][i * kValues + 1] = up;
-    }
+  for (int q = 0; q < kQ; ++q) {
+    const int x = static_cast<int>(threadIdx.x) + q * kThreads;
+    if (x < kX && fragment_valid(d, fragment_at<Weights, kNT>(d, slab, tok0, x))) pushed[q] = block_sum(x);
   }
   cluster_wait();  // every block has started: its shared memory may be written
 #pragma unroll
-  for (int q = 0; q < kGroups; ++q) {
-    if (!pushed(q)) continue;
-    const int o = group(q);
-    const int owner = (o / kThreads) % blocks;
-    const int slot = (o / (kThreads * blocks)) * kThreads + o % kThreads;
-    float* to = inbox + (rank * slots + slot) * kValues;
-#pragma unroll
-    for (int i = 0; i < kValues; ++i) store_to_peer(to + 4 * i, owner, reinterpret_cast<const float(&)[4]>(v[q][4 * i]));
+  for (int q = 0; q < kQ; ++q) {
+    const int x = static_cast<int>(threadIdx.x) + q * kThreads;
+    if (x >= kX || !fragment_valid(d, fragment_at<Weights, kNT>(d, slab, tok0, x))) continue;
+    const int owner = x / slots;
+    store_to_peer(inbox + rank * slots + (x - owner * slots), owner, pushed[q]);
   }
   cluster_arrive_release();
   cluster_wait();
-  for_each_owned([&](int j, const EpilogueInputs& in) {
-    const float* sums_in = inbox + (j * kThreads + static_cast<int>(threadIdx.x)) * kValues;
-    float v = 0.0f, up = 0.0f;
-    for (int b = 0; b < blocks; ++b) {
-      v += sums_in[b * slots * kValues];
-      if constexpr (kGated) up += sums_in[b * slots * kValues + 1];
-    }
-    finish(j, v, up, in);
+  for_each_owned([&](const Fragment& fr, const FragmentInputs& in, int j) {
+    const int slot = static_cast<int>(threadIdx.x) + j * kThreads;
+    float4 s = inbox[slot];
+    for (int b = 1; b < blocks; ++b) add_to(s, inbox[b * slots + slot]);
+    finish_fragment<Element, kGated>(d, fr, s, in);
   });
 }
+
 
 #else
 
@@ -645,7 +694,7 @@ __global__ void mlp_decode_kernel(const DecodeArgs) {}
 // launched as a programmatic dependent of the stream's previous kernel.
 template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
 void launch(const DecodeArgs& d, cudaStream_t stream) {
-  constexpr int kMostSmem = smem_bytes<kLayout, kGated, kNT>();
+  constexpr int kMostSmem = smem_bytes<kLayout, kNT>();
   auto* kernel = &mlp_decode_kernel<Element, kLayout, kGated, kNT, kHeld>;
   if (kMostSmem > 48 * 1024) {
     MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMostSmem));
@@ -653,7 +702,7 @@ void launch(const DecodeArgs& d, cudaStream_t stream) {
   cudaLaunchConfig_t config{};
   config.gridDim = mlp_detail::decode_grid(d, kLayout);
   config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = smem_bytes<kLayout, kGated, kNT>(d.k_blocks);  // no inbox unsplit
+  config.dynamicSmemBytes = smem_bytes<kLayout, kNT>(d.k_blocks);  // no inbox unsplit
   config.stream = stream;
   cudaLaunchAttribute attributes[2]{};
   attributes[0].id = cudaLaunchAttributeClusterDimension;
@@ -677,7 +726,7 @@ void launch_for_tokens(const DecodeArgs& d, cudaStream_t stream) {
 // down projection from h.
 template <typename Element, WeightLayout kLayout>
 void run_decode_typed(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream) {
-  if (down.epilogue.gated || up.weights_before_wait || !down.weights_before_wait) {
+  if (down.epilogue.gated || up.weights_before_wait || up.hold_weights || !down.weights_before_wait) {
     throw std::invalid_argument("mlp: the decode kernels take a plain down projection that waits for h");
   }
   up.epilogue.gated ? launch_for_tokens<Element, kLayout, true, 1>(up, stream)

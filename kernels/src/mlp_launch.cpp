@@ -114,23 +114,29 @@ std::size_t weight_bytes(const MlpParams& p) {
 }
 
 // kAuto takes the decode path, on a GPU that runs it, for at most
-// kDecodeSmallTokens tokens of an MLP whose weights take at most
-// kDecodeSmallMaxWeightBytes, and for at most kDecodeMaxTokens tokens of
-// one whose weights take at least kDecodeMinWeightBytes; cuBLASLt
-// otherwise. Measured on an H100 (2026-12-06 08:17 UTC, bench_mlp, calls
-// enqueued on a held stream, bench/results/mlp-decode-push-*-h100-
-// 2026-12-06.json), decode against cuBLASLt at 1 / 8 / 16 tokens:
-//   GPT-2 small (9 MiB):    13.8 / 15.8 / 20.5 us against 16.4 / 16.5 / 17.9
-//   GPT-2 medium (16 MiB):  19.9 / 21.5 / 25.4 us against 19.4 / 19.7 / 21.2
-//   Llama 3.2 1B (96 MiB):  47.6 / 49.4 / 50.0 us against 58.4 / 58.3 / 57.9
-//   Llama-7B (258 MiB):    105.3 / 108.5 / 114.1 us against 116.6 / 117.4 / 117.7
-// so both bounds sit on measured sizes; below 9 MiB and between 16 and 96
-// MiB nothing was measured. From 64 tokens on the decode kernels re-read
-// the weights per group of 16 tokens and are 2-15x slower.
+// kDecodeMaxTokens tokens of an MLP whose weights take at most
+// kDecodeSmallMaxWeightBytes or at least kDecodeMinWeightBytes, and for at
+// most kDecodeSmallTokens tokens of one up to kDecodeMediumMaxWeightBytes;
+// cuBLASLt otherwise. Measured on an H100 (2026-12-06 09:27 UTC, bench_mlp,
+// calls enqueued on a held stream, bench/results/mlp-decode-fragments-*-
+// h100-2026-12-06.json), decode against cuBLASLt at 1 / 8 / 16 tokens:
+//   GPT-2 small (9 MiB):          14.5 / 14.8 / 17.2 us against 16.7 / 16.8 / 18.4
+//   GPT-2 medium (16 MiB):        19.6 / 20.3 / 21.2 us against 20.5 / 21.4 / 20.9
+//   GPT-2 large (25 MiB):         25.8 / 26.4 / 28.9 us against 24.8 / 25.5 / 24.9
+//   GPT-2 XL (39 MiB):            32.9 / 33.7 / 35.6 us against 31.9 / 32.6 / 32.2
+//   Qwen2.5 1.5B (78.75 MiB):     38.5 / 40.2 / 46.8 us against 54.7 / 55.0 / 54.9
+//   Llama 3.2 1B (96 MiB):        47.7 / 49.9 / 50.7 us against 59.5 / 59.3 / 59.5
+//   Llama-7B (258 MiB):          108.3 / 110.7 / 113.8 us against 121.9 / 122.4 / 120.7
+// so every bound sits on a measured size. The GPT-2 sizes are Conv1D
+// ([in, out]) weights without gating, the others gated nn.Linear ones;
+// between 39 and 78.75 MiB nothing was measured. From 64 tokens on the
+// decode kernels re-read the weights per group of 16 tokens and are 2-15x
+// slower.
 constexpr int kDecodeSmallTokens = 8;
-constexpr std::size_t kDecodeSmallMaxWeightBytes = std::size_t{9} << 20;
 constexpr int kDecodeMaxTokens = 16;
-constexpr std::size_t kDecodeMinWeightBytes = std::size_t{96} << 20;
+constexpr std::size_t kDecodeSmallMaxWeightBytes = std::size_t{9} << 20;
+constexpr std::size_t kDecodeMediumMaxWeightBytes = std::size_t{16} << 20;
+constexpr std::size_t kDecodeMinWeightBytes = std::size_t{78} << 20;
 
 // The gated kCublasLt path's row blocks: `count` blocks of `rows` tokens
 // (the last may be shorter).
@@ -189,8 +195,9 @@ MlpImpl choose(const MlpParams& p) {
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
   const std::size_t bytes = weight_bytes(p);
-  const bool decode_wins = (p.tokens <= kDecodeSmallTokens && bytes <= kDecodeSmallMaxWeightBytes) ||
-                           (p.tokens <= kDecodeMaxTokens && bytes >= kDecodeMinWeightBytes);
+  const bool decode_wins =
+      (p.tokens <= kDecodeMaxTokens && (bytes <= kDecodeSmallMaxWeightBytes || bytes >= kDecodeMinWeightBytes)) ||
+      (p.tokens <= kDecodeSmallTokens && bytes <= kDecodeMediumMaxWeightBytes);
   if (decode_wins && mlp_detail::decode_device()) return MlpImpl::kDecode;
   return MlpImpl::kCublasLt;
 }

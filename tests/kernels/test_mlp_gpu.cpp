@@ -911,10 +911,11 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
 }
 
 // The decode path is auto's choice where it was measured faster: at most
-// 8 tokens of an MLP of at most 9 MiB of weights (GPT-2 small: exactly 9
-// MiB) and at most 16 tokens of one of at least 96 MiB (Llama 3.2 1B:
-// exactly 96 MiB). Just outside either bound, between them (GPT-2 medium)
-// and on a GPU without clusters, cuBLASLt.
+// 16 tokens of an MLP of at most 9 MiB of weights (GPT-2 small: exactly 9
+// MiB) or at least 78 MiB (Qwen2.5 1.5B: 78.75 MiB), at most 8 tokens of
+// one of at most 16 MiB (GPT-2 medium: exactly 16 MiB). Just outside each
+// bound, between them (GPT-2 large and XL) and on a GPU without clusters,
+// cuBLASLt.
 TEST(MlpGpu, AutoTakesDecodeWhereItWasMeasuredFaster) {
   MlpParams p = llama_7b_planning_params();
   p.d_model = 768;
@@ -923,35 +924,42 @@ TEST(MlpGpu, AutoTakesDecodeWhereItWasMeasuredFaster) {
   p.activation = Activation::kGeluTanh;
   p.layout = WeightLayout::kInOut;
   const MlpImpl decode = decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
-  for (int tokens : {1, 2, 7, 8}) {
-    p.tokens = tokens;
-    EXPECT_EQ(mlp_chosen_impl(p), decode) << "GPT-2 small, " << tokens << " tokens";
-  }
-  for (int tokens : {9, 16, 17, 64, 128}) {
-    p.tokens = tokens;
-    EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt) << "GPT-2 small, " << tokens << " tokens";
-  }
-  p.tokens = 1;
+  const auto expect_impl = [&](MlpImpl expected, std::initializer_list<int> token_counts, const char* what) {
+    for (int tokens : token_counts) {
+      p.tokens = tokens;
+      EXPECT_EQ(mlp_chosen_impl(p), expected) << what << ", " << tokens << " tokens";
+    }
+  };
+  expect_impl(decode, {1, 2, 8, 9, 16}, "GPT-2 small");
+  expect_impl(MlpImpl::kCublasLt, {17, 64, 128}, "GPT-2 small");
   p.d_ff = 3080;  // 8 features more: just over 9 MiB
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  expect_impl(decode, {1, 8}, "just over 9 MiB");
+  expect_impl(MlpImpl::kCublasLt, {9, 16}, "just over 9 MiB");
   p.d_model = 1024;
-  p.d_ff = 4096;  // GPT-2 medium, 16 MiB
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.d_ff = 4096;  // GPT-2 medium: 2 x 1024 x 4096 x 2 bytes, exactly 16 MiB
+  expect_impl(decode, {1, 8}, "GPT-2 medium");
+  expect_impl(MlpImpl::kCublasLt, {9, 16}, "GPT-2 medium");
+  p.d_ff = 4104;  // just over 16 MiB
+  expect_impl(MlpImpl::kCublasLt, {1, 8}, "just over 16 MiB");
+  p.d_model = 1280;
+  p.d_ff = 5120;  // GPT-2 large, 25 MiB
+  expect_impl(MlpImpl::kCublasLt, {1, 8, 16}, "GPT-2 large");
+  p.d_model = 1600;
+  p.d_ff = 6400;  // GPT-2 XL, 39 MiB
+  expect_impl(MlpImpl::kCublasLt, {1, 8, 16}, "GPT-2 XL");
   p.d_model = 4096;
-  p.d_ff = 6144;  // 2 x 4096 x 6144 x 2 bytes: exactly 96 MiB
-  for (int tokens : {1, 8, 16}) {
-    p.tokens = tokens;
-    EXPECT_EQ(mlp_chosen_impl(p), decode) << "96 MiB, " << tokens << " tokens";
-  }
-  p.d_ff = 6136;  // 8 features fewer: just under
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
-  p.tokens = 1;
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
-  p.gated = true;  // 3 x 4096 x 6136 x 2 bytes: 144 MiB
-  p.tokens = 16;
-  EXPECT_EQ(mlp_chosen_impl(p), decode);
-  p.tokens = 17;
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
+  p.d_ff = 4992;  // 2 x 4096 x 4992 x 2 bytes: exactly 78 MiB
+  expect_impl(decode, {1, 8, 16}, "78 MiB");
+  expect_impl(MlpImpl::kCublasLt, {17}, "78 MiB");
+  p.d_ff = 4984;  // 8 features fewer: just under
+  expect_impl(MlpImpl::kCublasLt, {1, 16}, "just under 78 MiB");
+  p.gated = true;  // Qwen2.5 1.5B: 3 x 1536 x 8960 x 2 bytes, 78.75 MiB
+  p.layout = WeightLayout::kOutIn;
+  p.activation = Activation::kSilu;
+  p.d_model = 1536;
+  p.d_ff = 8960;
+  expect_impl(decode, {1, 16}, "Qwen2.5 1.5B");
+  expect_impl(MlpImpl::kCublasLt, {17}, "Qwen2.5 1.5B");
 }
 
 TEST(MlpGpu, RejectsBadCalls) {

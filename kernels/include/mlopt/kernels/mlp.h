@@ -48,9 +48,10 @@ enum class GateUpPacking { kConcatenated, kInterleaved };
 
 // Which GPU implementation runs a call. kAuto takes the one measured fastest
 // (mlp_launch.cpp says why: on a GPU of compute capability 9.0+, kDecode
-// for at most 8 tokens of an MLP whose weights take at most 9 MiB, e.g.
-// GPT-2 small's, and for at most 16 tokens of one whose weights take at
-// least 96 MiB, e.g. Llama 3.2 1B's or Llama-7B's; kCublasLt otherwise).
+// for at most 16 tokens of an MLP whose weights take at most 9 MiB, e.g.
+// GPT-2 small's, or at least 78 MiB, e.g. Qwen2.5 1.5B's, Llama 3.2 1B's or
+// Llama-7B's, and for at most 8 tokens of one up to 16 MiB, e.g. GPT-2
+// medium's; kCublasLt otherwise).
 // The others force one (tests and benchmarks compare
 // them); forcing one the params or the device cannot run throws
 // std::invalid_argument.
@@ -61,7 +62,8 @@ enum class MlpImpl {
   // registers (no shared-memory staging), 16 bytes per lane per load, from
   // enough warps to keep every SM's memory pipe full; the activations are
   // read in the order the weights arrive in. A block sums its warps' parts
-  // of K in shared memory; where K is split further across the blocks of a
+  // of K in shared memory (in the mma's fragment order, free of bank
+  // conflicts); where K is split further across the blocks of a
   // thread-block cluster, their sums meet in distributed shared memory (no
   // partial sums in memory, no reduction kernel). The down projection is a
   // programmatic dependent launch: its warps load their first weights while
