@@ -54,7 +54,7 @@
 // last block ends 3.3 us after that. At 16 tokens the sums' trip through
 // shared memory was most of it: stored as [token][feature] they had 4-way
 // bank conflicts on the way in and out, and the last down block ended at
-// 17.5 us; in fragment order, at 13.6 us (mlp-decode-fragments-probe-*).
+// 17.5 us; in fragment order, at 13.4 us (mlp-decode-fragments-probe-*).
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk L2
 // prefetch); mlp_launch.cpp checks the device before it launches.
