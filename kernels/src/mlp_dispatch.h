@@ -31,21 +31,25 @@ struct Epilogue {
   void* out = nullptr;             // [m, n]
 };
 
-// out[m, n] = epilogue(a[m, k] . w^T) on mlopt's kernel, where w holds
-// n features (gated: 2n, packed) in `layout`. With splits > 1 each split
-// of K writes fp32 partial sums to `partials` ([splits][m][gated ? 2n : n],
-// gate sums in columns [0, n), up sums in [n, 2n)) and a reduction kernel
-// applies the epilogue.
-struct GemmArgs {
+// One projection: out[m, n] = epilogue(a[m, k] . w^T), where w holds n
+// features (gated: 2n, packed) in the call's layout. What mlopt's GEMM
+// (GemmArgs) and its decode kernels (DecodeArgs) both take.
+struct Projection {
   const void* a = nullptr;  // [m, k], rows contiguous
   const void* w = nullptr;  // kOutIn: [n_packed, k]; kInOut: [k, n_packed]
   int m = 0, n = 0, k = 0;
   Epilogue epilogue;
+};
+
+// A projection on mlopt's GEMM. With splits > 1 each split of K writes
+// fp32 partial sums to `partials` ([splits][m][gated ? 2n : n], gate sums
+// in columns [0, n), up sums in [n, 2n)) and a reduction kernel applies
+// the epilogue.
+struct GemmArgs : Projection {
   int splits = 1;
   int k_tiles_per_split = 0;   // in units of the tile's K step (mlp_gemm.cuh's tiles)
   float* partials = nullptr;   // splits > 1 only
 };
-
 
 // Fills splits and k_tiles_per_split: `requested` (0 = choose) capped by
 // the K tiles; chosen so the grid covers the device's SMs about twice.
@@ -56,13 +60,8 @@ std::size_t gemm_partials_bytes(const GemmArgs& g);
 // Runs the GEMM (and the split reduction if splits > 1) on `stream`.
 void run_gemm(const GemmArgs& g, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
 
-// One projection of MlpImpl::kDecode (mlp_decode.cuh says how): out[m, n]
-// = epilogue(a[m, k] . w^T), w holding n features (gated: 2n, packed).
-struct DecodeArgs {
-  const void* a = nullptr;  // [m, k], rows contiguous
-  const void* w = nullptr;  // kOutIn: [n_packed, k]; kInOut: [k, n_packed]
-  int m = 0, n = 0, k = 0;
-  Epilogue epilogue;
+// A projection on MlpImpl::kDecode's kernels (mlp_decode.cuh says how).
+struct DecodeArgs : Projection {
   // K is cut into steps (decode_step_k); each block of the cluster along
   // the grid's y takes steps_per_block of them, k_blocks blocks in all.
   int k_blocks = 1;

@@ -72,8 +72,9 @@ using mlp_detail::GemmArgs;
 // the small-tile GEMM with K split over thread-block clusters, was no
 // better (mlp-decode-clusters-*-h100-2026-12-06.json). The current decode
 // kernels (mlp_decode.cuh: weights streamed straight into mma registers)
-// beat cuBLASLt for large MLPs at few tokens (kDecodeMaxTokens below says
-// by how much), so auto takes them there and cuBLASLt everywhere else;
+// beat cuBLASLt at few tokens for small and for large MLPs (the bounds
+// below say where and by how much), so auto takes them there and cuBLASLt
+// everywhere else;
 // kFused stays an explicit choice: kFused never stores the [tokens, 2 d_ff]
 // gate/up projection (it keeps h, half of what the cuBLASLt path keeps for a
 // gated MLP), for when memory, not time, is short.
@@ -100,8 +101,9 @@ constexpr int kDefaultRowBlock = 4096;
 
 // The decode down projection's warps hold their first steps of weights in
 // registers and ask L2 for the rest while they wait for the up projection
-// (DecodeArgs::hold_weights) only when both weights fit this budget, a third of an H100's 50 MB L2, so the
-// prefetched lines are not evicted before they are read. Measured on an
+// (DecodeArgs::hold_weights) only when both weights fit this budget, a
+// third of an H100's 50 MB L2, so the prefetched lines are not evicted
+// before they are read. Measured on an
 // H100 (2026-12-06) with the earlier decode kernels prefetching also for
 // Llama-7B, whose 180 MB up projection streams through L2 meanwhile, the
 // decode path took 133 us at 1 token against 122 us for cuBLASLt's GEMMs;
@@ -274,10 +276,9 @@ mlp_detail::LtMatmul down_matmul(const MlpParams& p, int64_t first, int rows, co
 }
 
 // x [tokens, d_model] -> the up projection's d_ff features (gated: 2 d_ff
-// packed), on mlopt's GEMM (GemmArgs) or decode kernels (DecodeArgs); h,
-// its output, is set once the workspace is carved.
-template <class Args>
-void set_up_projection(Args& up, const MlpParams& p) {
+// packed), on mlopt's GEMM or decode kernels; h, its output, is set once
+// the workspace is carved.
+void set_up_projection(mlp_detail::Projection& up, const MlpParams& p) {
   up.a = p.x;
   up.w = p.w_up;
   up.m = p.tokens;
