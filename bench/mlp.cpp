@@ -91,6 +91,8 @@ struct Options {
   std::vector<int> row_blocks;  // gated: also time the cuBLASLt path with these row blocks
   int lt_algos = 1;             // also time the cuBLASLt path on the heuristic's answers 1 .. lt_algos - 1
   std::vector<int> decode_splits;  // also time the decode path with K split over this many blocks
+  std::vector<int> decode_held;    // also time the decode path with this many held steps (small MLPs)
+  std::vector<std::string> decode_slabs;  // also time the decode path with wide / narrow [in, out] slabs
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
   int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
@@ -237,6 +239,14 @@ struct ForcedLtAlgo {
   ForcedLtAlgo& operator=(const ForcedLtAlgo&) = delete;
 };
 
+// The decode down projection's choices forced for a scope (empty: the planner's).
+struct ForcedDecode {
+  explicit ForcedDecode(const kernels::mlp_detail::DecodeForced& forced) { kernels::mlp_detail::decode_force(forced); }
+  ~ForcedDecode() { kernels::mlp_detail::decode_force({}); }
+  ForcedDecode(const ForcedDecode&) = delete;
+  ForcedDecode& operator=(const ForcedDecode&) = delete;
+};
+
 // A variant of a case, set up and checked, waiting to be timed: its index
 // in Case::variants and the call to time (which owns what it needs).
 struct Timed {
@@ -340,6 +350,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
     kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
     int splits = 0;  // MlpParams::num_splits (0: the planner's)
+    kernels::mlp_detail::DecodeForced decode;  // the decode down projection's choices (empty: the planner's)
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
@@ -355,6 +366,14 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     impls.push_back({"mlopt-decode-splits" + std::to_string(splits), kernels::MlpImpl::kDecode, 0, 0,
                      kernels::RowBlockOverlap::kAuto, splits});
   }
+  for (int held : o.decode_held) {
+    impls.push_back({"mlopt-decode-held" + std::to_string(held), kernels::MlpImpl::kDecode, 0, 0,
+                     kernels::RowBlockOverlap::kAuto, 0, {held, std::nullopt}});
+  }
+  for (const std::string& slabs : o.decode_slabs) {
+    impls.push_back({"mlopt-decode-" + slabs, kernels::MlpImpl::kDecode, 0, 0, kernels::RowBlockOverlap::kAuto, 0,
+                     {std::nullopt, slabs == "narrow"}});
+  }
   if (o.overlap && m.gated) {
     impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOn});
     impls.push_back({"mlopt-cublaslt-overlap-off", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOff});
@@ -363,7 +382,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
                        kernels::RowBlockOverlap::kOn});
     }
   }
-  for (const auto& [name, impl, row_block, lt_algo, overlap, splits] : impls) {
+  for (const auto& [name, impl, row_block, lt_algo, overlap, splits, decode] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
@@ -409,8 +428,10 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       auto workspace = at::empty({static_cast<int64_t>(sizes.total)}, options.dtype(at::kByte));
       // Owns the tensors p points into; forces cuBLASLt's answer only while it runs.
       const int algo = lt_algo;
-      const auto launch = [p, out, sm90_weights, workspace, total = sizes.total, stream = b.stream, algo] {
+      const auto launch = [p, out, sm90_weights, workspace, total = sizes.total, stream = b.stream, algo,
+                           forced_decode = decode] {
         const ForcedLtAlgo forced(algo);
+        const ForcedDecode forced_choices(forced_decode);
         kernels::mlp_forward(p, stream, workspace.data_ptr(), total);
       };
       launch();
@@ -590,6 +611,16 @@ void add_options(CLI::App& app, Options& o) {
                  "num_splits; variants mlopt-decode-splitsN)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
+  app.add_option("--decode-held", o.decode_held,
+                 "Also time the decode path with a small MLP's down projection holding this many steps of weights "
+                 "per warp (1 or 3) while it waits for the up projection (variants mlopt-decode-heldN)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({1, 3}));
+  app.add_option("--decode-slabs", o.decode_slabs,
+                 "Also time the decode path with the down projection of [in, out] weights in slabs of 128 (wide) or "
+                 "64 (narrow) features (variants mlopt-decode-wide, mlopt-decode-narrow)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"wide", "narrow"}));
 }
 
 int run(const Options& o) {

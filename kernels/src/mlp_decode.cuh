@@ -55,6 +55,11 @@
 // shared memory was most of it: stored as [token][feature] they had 4-way
 // bank conflicts on the way in and out, and the last down block ended at
 // 17.5 us; in fragment order, at 13.4 us (mlp-decode-fragments-probe-*).
+// Then the down projection's 16 tokens of mmas on its 48 blocks took 2 us
+// after its wait, and its held variant (184 registers) started only as
+// the up projection's blocks left; in narrow slabs (96 blocks, 100
+// registers, beside the up blocks from 3.6 us) 1.3 us, last block at
+// 12.3 us (mlp-decode-narrow-probe-*).
 //
 // Needs compute capability 9.0 (clusters, griddepcontrol, bulk L2
 // prefetch); mlp_launch.cpp checks the device before it launches.
@@ -81,9 +86,10 @@ constexpr int kWarps = mlp_detail::kDecodeWarps;
 constexpr int kThreads = kWarps * 32;
 
 // m16 tiles per warp: one 16-row tile for [out, in] weights, eight (16
-// features per lane) for [in, out].
-template <WeightLayout kLayout>
-constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : 8;
+// features per lane) for [in, out], four (8 features per lane) for a
+// narrow [in, out] slab (DecodeArgs::narrow).
+template <WeightLayout kLayout, bool kNarrow>
+constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : (kNarrow ? 4 : 8);
 
 // Shared memory: every warp's sums in fragment order, [warp][fragment] of
 // 16 bytes, fragment x = (tile * kNT + token group) * 32 + lane holding
@@ -91,26 +97,26 @@ constexpr int kTiles = kLayout == WeightLayout::kOutIn ? 1 : 8;
 // 512 consecutive bytes per instruction, so neither has bank conflicts;
 // the earlier [token][feature] layout had 4-way conflicts on both sides,
 // about 1 us of GPT-2 small's 16-token kernels each (timeline, H100).
-template <WeightLayout kLayout, int kNT>
-constexpr int kFragments = kTiles<kLayout> * kNT * 32;  // per warp
+template <int kT, int kNT>
+constexpr int kFragments = kT * kNT * 32;  // per warp, of kT tiles
 // Then, when K is split over `blocks` blocks of a cluster, the inbox of
 // the split's reduction (see the kernel): every block's sums of the
 // fragments this block finishes, [block][slot].
-template <WeightLayout kLayout, int kNT>
+template <int kT, int kNT>
 __host__ __device__ constexpr int inbox_slots(int blocks) {
-  return blocks < 2 ? 0 : (kFragments<kLayout, kNT> + blocks - 1) / blocks;
+  return blocks < 2 ? 0 : (kFragments<kT, kNT> + blocks - 1) / blocks;
 }
 // Shared memory of a launch with K split over `blocks` blocks; without
 // arguments, the most any launch takes.
-template <WeightLayout kLayout, int kNT>
+template <int kT, int kNT>
 constexpr int smem_bytes(int blocks) {
-  return (kWarps * kFragments<kLayout, kNT> + blocks * inbox_slots<kLayout, kNT>(blocks)) * 16;
+  return (kWarps * kFragments<kT, kNT> + blocks * inbox_slots<kT, kNT>(blocks)) * 16;
 }
-template <WeightLayout kLayout, int kNT>
+template <int kT, int kNT>
 constexpr int smem_bytes() {
   int most = 0;
   for (int b = 1; b <= mlp_detail::kDecodeMaxClusterBlocks; ++b) {
-    most = smem_bytes<kLayout, kNT>(b) > most ? smem_bytes<kLayout, kNT>(b) : most;
+    most = smem_bytes<kT, kNT>(b) > most ? smem_bytes<kT, kNT>(b) : most;
   }
   return most;
 }
@@ -187,14 +193,14 @@ __device__ __forceinline__ uint32_t k_pair(const uint4& k_row, const uint4& k_ne
 // Where a block's weights are, per layout. Fragment rows: tile i, row r
 // (0..15); gated tiles hold gate features in rows 0..7 and the same
 // features' up rows in 8..15.
-template <WeightLayout kLayout, bool kGated>
+template <WeightLayout kLayout, bool kGated, bool kNarrow>
 struct Slab;
 
 // [out, in]: one 16-row tile, lane rows g and g + 8; K steps of 4 x 32.
 template <bool kGated>
-struct Slab<WeightLayout::kOutIn, kGated> {
+struct Slab<WeightLayout::kOutIn, kGated, false> {
   static constexpr int kStepK = mlp_detail::decode_step_k(WeightLayout::kOutIn);
-  static constexpr int kFeatures = mlp_detail::decode_slab_features(WeightLayout::kOutIn, kGated);
+  static constexpr int kFeatures = mlp_detail::decode_slab_features(WeightLayout::kOutIn, kGated, false);
   const uint16_t* row[2];  // the lane's packed weight rows (fragment rows g, g + 8)
   bool valid[2];
 
@@ -280,43 +286,52 @@ struct Slab<WeightLayout::kOutIn, kGated> {
 //   concatenated (gated): A = slab * 64 + 8g (gate columns), B = n + A (the
 //     same features' up columns); tile i's rows g, g + 8 are column i of A
 //     and of B.
-template <bool kGated>
-struct Slab<WeightLayout::kInOut, kGated> {
+//   narrow (plain only, DecodeArgs::narrow): group A alone, A = slab * 64 +
+//     8g, 4 tiles: half the features per block, so twice the blocks for a
+//     projection whose slabs are few (GPT-2 small's down projection: 6
+//     slabs of 128 features, 48 blocks with K over 8; its 16 tokens' mmas
+//     on those 48 SMs took 0.9 us).
+template <bool kGated, bool kNarrow>
+struct Slab<WeightLayout::kInOut, kGated, kNarrow> {
+  static_assert(!(kGated && kNarrow), "narrow slabs are plain projections");
   static constexpr int kStepK = mlp_detail::decode_step_k(WeightLayout::kInOut);
-  static constexpr int kFeatures = mlp_detail::decode_slab_features(WeightLayout::kInOut, kGated);
-  const uint16_t* col[2];
-  bool valid[2];
+  static constexpr int kFeatures = mlp_detail::decode_slab_features(WeightLayout::kInOut, kGated, kNarrow);
+  static constexpr int kGroups = kNarrow ? 1 : 2;
+  static constexpr int kColumns = 64 * kGroups;  // packed columns per slab (plain, interleaved)
+  const uint16_t* col[kGroups];
+  bool valid[kGroups];
   int64_t ld;         // packed columns: the weight's row stride
   bool concatenated;  // gated with concatenated gate/up columns
 
   __device__ Slab(const DecodeArgs& d, int slab, int g) {
     concatenated = kGated && d.epilogue.packing == GateUpPacking::kConcatenated;
     ld = kGated ? 2 * int64_t{d.n} : int64_t{d.n};
-    int64_t c0, c1;
+    int64_t c[2];
     if (concatenated) {
-      c0 = int64_t{slab} * 64 + 8 * g;
-      c1 = d.n + c0;
-      valid[0] = valid[1] = c0 < d.n;
+      c[0] = int64_t{slab} * 64 + 8 * g;
+      c[1] = d.n + c[0];
+      valid[0] = c[0] < d.n;
+      if constexpr (kGroups == 2) valid[1] = valid[0];
     } else {
-      c0 = int64_t{slab} * 128 + 8 * g;
-      c1 = c0 + 64;
-      valid[0] = c0 < ld;  // ld is a multiple of 8: a group is all in or all out
-      valid[1] = c1 < ld;
+      c[0] = int64_t{slab} * kColumns + 8 * g;
+      c[1] = c[0] + 64;
+#pragma unroll
+      for (int i = 0; i < kGroups; ++i) valid[i] = c[i] < ld;  // ld is a multiple of 8: a group is all in or all out
     }
     const auto* w = static_cast<const uint16_t*>(d.w);
-    col[0] = w + (valid[0] ? c0 : 0);
-    col[1] = w + (valid[1] ? c1 : 0);
+#pragma unroll
+    for (int i = 0; i < kGroups; ++i) col[i] = w + (valid[i] ? c[i] : 0);
   }
 
   struct Step {
-    uint4 w[2][4];  // [group][K row 2t, 2t + 1, 2t + 8, 2t + 9]
+    uint4 w[kGroups][4];  // [group][K row 2t, 2t + 1, 2t + 8, 2t + 9]
   };
   __device__ __forceinline__ void load(const DecodeArgs& d, int step, int t, Step& s) const {
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const int k = step * kStepK + 2 * t + (q & 1) + (q >> 1) * 8;
 #pragma unroll
-      for (int c = 0; c < 2; ++c) s.w[c][q] = load_weights(col[c] + k * ld, valid[c] && k < d.k);
+      for (int c = 0; c < kGroups; ++c) s.w[c][q] = load_weights(col[c] + k * ld, valid[c] && k < d.k);
     }
   }
 
@@ -330,16 +345,19 @@ struct Slab<WeightLayout::kInOut, kGated> {
   }
   template <int kI>
   __device__ __forceinline__ void tile(const Step& s, uint32_t (&a)[4]) const {
-    if (concatenated) {
-      fragment<0, kI, 1, kI>(s, a);
-    } else {
-      fragment<kI / 4, 2 * (kI % 4), kI / 4, 2 * (kI % 4) + 1>(s, a);
+    if constexpr (kGated) {
+      if (concatenated) {
+        fragment<0, kI, 1, kI>(s, a);
+        return;
+      }
     }
+    fragment<kI / 4, 2 * (kI % 4), kI / 4, 2 * (kI % 4) + 1>(s, a);
   }
 
+  static constexpr int kT = kTiles<WeightLayout::kInOut, kNarrow>;
   template <typename Element, int kNT>
   __device__ __forceinline__ void mma(const DecodeArgs& d, int step, int g, int t, int tok0, const Step& s,
-                                      float (&acc)[8][kNT][4]) const {
+                                      float (&acc)[kT][kNT][4]) const {
     const auto* x = static_cast<const uint16_t*>(d.a);
     const int k = step * kStepK + 2 * t;
     uint32_t b[kNT][2];
@@ -350,19 +368,19 @@ struct Slab<WeightLayout::kInOut, kGated> {
       b[j][0] = load_activations4(xr, token < d.m && k < d.k);
       b[j][1] = load_activations4(xr + 8, token < d.m && k + 8 < d.k);
     }
-    tiles<Element, kNT>(s, b, acc, std::make_integer_sequence<int, 8>{});
+    tiles<Element, kNT>(s, b, acc, std::make_integer_sequence<int, kT>{});
   }
 
   // Tile i's mma for each group of 8 tokens.
   template <typename Element, int kNT, int kI>
-  __device__ __forceinline__ void tile_mma(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[8][kNT][4]) const {
+  __device__ __forceinline__ void tile_mma(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[kT][kNT][4]) const {
     uint32_t a[4];
     tile<kI>(s, a);
 #pragma unroll
     for (int j = 0; j < kNT; ++j) sm80::mma_16816<Element>(acc[kI][j], a, b[j][0], b[j][1]);
   }
   template <typename Element, int kNT, int... kI>
-  __device__ __forceinline__ void tiles(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[8][kNT][4],
+  __device__ __forceinline__ void tiles(const Step& s, const uint32_t (&b)[kNT][2], float (&acc)[kT][kNT][4],
                                         std::integer_sequence<int, kI...>) const {
     (tile_mma<Element, kNT, kI>(s, b, acc), ...);
   }
@@ -379,8 +397,8 @@ struct Slab<WeightLayout::kInOut, kGated> {
       prefetch_l2(row + c, len * 2);
       prefetch_l2(row + d.n + c, len * 2);
     } else {
-      const int64_t c = int64_t{slab} * 128;
-      prefetch_l2(row + c, static_cast<int>(ld - c < 128 ? ld - c : 128) * 2);
+      const int64_t c = int64_t{slab} * kColumns;
+      prefetch_l2(row + c, static_cast<int>(ld - c < kColumns ? ld - c : kColumns) * 2);
     }
   }
 
@@ -513,21 +531,22 @@ __device__ __forceinline__ void store_to_peer(const float4* local, int rank, con
 // One projection: out[m, n] = epilogue(a[m, k] . w^T). Grid: feature slabs
 // x K blocks (a cluster along y) x token groups of 8 kNT. kHeld: steps of
 // weights each warp holds in registers before it waits for the previous
-// kernel (the down projection of a small MLP, DecodeArgs::hold_weights,
-// loads all of them, up to three, while the up projection runs, and asks
-// L2 for any further ones); 1 otherwise. At 16 tokens the held variant's
-// registers (184) keep its blocks from starting beside the up
-// projection's, so they start as those leave. Staging the held steps in
+// kernel (DecodeArgs::held_steps: the down projection of a small MLP loads
+// up to three while the up projection runs, and with hold_weights asks L2
+// for any further ones); 1 otherwise. At 16 tokens in wide slabs the held
+// variant's registers (184) keep its blocks from starting beside the up
+// projection's, so they start as those leave; narrow slabs (kNarrow,
+// 100 registers) start beside them. Staging the held steps in
 // shared memory instead (cp.async) was measured slower (H100, 2026-12-06):
 // with the default L1/shared split the down blocks no longer started
 // beside the up blocks even at 1 token (GPT-2 small 19.5 us against
 // 14.5), and with all of it shared they did, but GPT-2 small was no faster
 // (14.7 / 15.2 / 17.5 us at 1 / 8 / 16 tokens) and Llama-7B took 150 us
 // instead of 106: too little L1 left for the weights' loads in flight.
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
-__global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
-  using Weights = Slab<kLayout, kGated>;
-  constexpr int kT = kTiles<kLayout>;
+template <typename Element, WeightLayout kLayout, bool kGated, bool kNarrow, int kNT, int kHeld>
+__global__ void __launch_bounds__(kThreads, kHeld == 1 || kNarrow ? 2 : 1) mlp_decode_kernel(const DecodeArgs d) {
+  using Weights = Slab<kLayout, kGated, kNarrow>;
+  constexpr int kT = kTiles<kLayout, kNarrow>;
   constexpr int kTokens = 8 * kNT;
   extern __shared__ __align__(16) float4 smem[];  // the warps' sums, then the inbox (kFragments)
 
@@ -602,8 +621,8 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kerne
   // finishes fragments [r slots, (r + 1) slots) (one block: all), thread
   // `threadIdx.x + j kThreads` of them the j-th; its epilogue inputs for
   // j < kEarly are loaded now, while the other warps finish.
-  constexpr int kX = kFragments<kLayout, kNT>;
-  const int slots = blocks > 1 ? inbox_slots<kLayout, kNT>(blocks) : kX;  // per owner
+  constexpr int kX = kFragments<kT, kNT>;
+  const int slots = blocks > 1 ? inbox_slots<kT, kNT>(blocks) : kX;  // per owner
   constexpr int kEarly = 2;
   const auto owned = [&](int j) { return rank * slots + static_cast<int>(threadIdx.x) + j * kThreads; };
   const auto is_owned = [&](int j) { return static_cast<int>(threadIdx.x) + j * kThreads < slots && owned(j) < kX; };
@@ -687,7 +706,7 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 ? 2 : 1) mlp_decode_kerne
 
 #else
 
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
+template <typename Element, WeightLayout kLayout, bool kGated, bool kNarrow, int kNT, int kHeld>
 __global__ void mlp_decode_kernel(const DecodeArgs) {}
 
 #endif
@@ -696,17 +715,18 @@ __global__ void mlp_decode_kernel(const DecodeArgs) {}
 
 // One projection: clusters of 1 x k_blocks blocks along the grid's y,
 // launched as a programmatic dependent of the stream's previous kernel.
-template <typename Element, WeightLayout kLayout, bool kGated, int kNT, int kHeld>
+template <typename Element, WeightLayout kLayout, bool kGated, bool kNarrow, int kNT, int kHeld>
 void launch(const DecodeArgs& d, cudaStream_t stream) {
-  constexpr int kMostSmem = smem_bytes<kLayout, kNT>();
-  auto* kernel = &mlp_decode_kernel<Element, kLayout, kGated, kNT, kHeld>;
+  constexpr int kT = kTiles<kLayout, kNarrow>;
+  constexpr int kMostSmem = smem_bytes<kT, kNT>();
+  auto* kernel = &mlp_decode_kernel<Element, kLayout, kGated, kNarrow, kNT, kHeld>;
   if (kMostSmem > 48 * 1024) {
     MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMostSmem));
   }
   cudaLaunchConfig_t config{};
   config.gridDim = mlp_detail::decode_grid(d, kLayout);
   config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = smem_bytes<kLayout, kNT>(d.k_blocks);  // no inbox unsplit
+  config.dynamicSmemBytes = smem_bytes<kT, kNT>(d.k_blocks);  // no inbox unsplit
   config.stream = stream;
   cudaLaunchAttribute attributes[2]{};
   attributes[0].id = cudaLaunchAttributeClusterDimension;
@@ -720,23 +740,39 @@ void launch(const DecodeArgs& d, cudaStream_t stream) {
   MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, d));
 }
 
-template <typename Element, WeightLayout kLayout, bool kGated, int kHeld>
+template <typename Element, WeightLayout kLayout, bool kGated, bool kNarrow, int kHeld>
 void launch_for_tokens(const DecodeArgs& d, cudaStream_t stream) {
-  mlp_detail::decode_token_group(d.m) == 8 ? launch<Element, kLayout, kGated, 1, kHeld>(d, stream)
-                                           : launch<Element, kLayout, kGated, 2, kHeld>(d, stream);
+  mlp_detail::decode_token_group(d.m) == 8 ? launch<Element, kLayout, kGated, kNarrow, 1, kHeld>(d, stream)
+                                           : launch<Element, kLayout, kGated, kNarrow, 2, kHeld>(d, stream);
+}
+
+// The down projection: held steps and, for [in, out] weights, slab width.
+template <typename Element, WeightLayout kLayout, bool kNarrow>
+void launch_down(const DecodeArgs& down, cudaStream_t stream) {
+  down.held_steps == mlp_detail::kDecodeHeldSteps
+      ? launch_for_tokens<Element, kLayout, false, kNarrow, mlp_detail::kDecodeHeldSteps>(down, stream)
+      : launch_for_tokens<Element, kLayout, false, kNarrow, 1>(down, stream);
 }
 
 // Both projections: the up projection (gated or not) into h, then the
-// down projection from h.
+// down projection from h. Only the down projection of [in, out] weights
+// comes in narrow slabs (mlp_decode_plan.cpp says when).
 template <typename Element, WeightLayout kLayout>
 void run_decode_typed(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream) {
-  if (down.epilogue.gated || up.weights_before_wait || up.hold_weights || !down.weights_before_wait) {
+  if (down.epilogue.gated || up.weights_before_wait || up.hold_weights || !down.weights_before_wait ||
+      up.held_steps != 1 || (down.held_steps != 1 && down.held_steps != mlp_detail::kDecodeHeldSteps) || up.narrow ||
+      (down.narrow && kLayout != WeightLayout::kInOut)) {
     throw std::invalid_argument("mlp: the decode kernels take a plain down projection that waits for h");
   }
-  up.epilogue.gated ? launch_for_tokens<Element, kLayout, true, 1>(up, stream)
-                    : launch_for_tokens<Element, kLayout, false, 1>(up, stream);
-  down.hold_weights ? launch_for_tokens<Element, kLayout, false, mlp_detail::kDecodeHeldSteps>(down, stream)
-                    : launch_for_tokens<Element, kLayout, false, 1>(down, stream);
+  up.epilogue.gated ? launch_for_tokens<Element, kLayout, true, false, 1>(up, stream)
+                    : launch_for_tokens<Element, kLayout, false, false, 1>(up, stream);
+  if constexpr (kLayout == WeightLayout::kInOut) {
+    if (down.narrow) {
+      launch_down<Element, kLayout, true>(down, stream);
+      return;
+    }
+  }
+  launch_down<Element, kLayout, false>(down, stream);
 }
 
 }  // namespace mlopt::kernels::mlp_decode

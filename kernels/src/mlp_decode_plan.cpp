@@ -1,6 +1,7 @@
 // Planning the decode kernels (mlp_decode.cuh): how many blocks of a
 // cluster split K, and the grid; dispatch on dtype and weight layout.
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
@@ -14,7 +15,7 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 int64_t slabs(const DecodeArgs& d, WeightLayout layout) {
-  return ceil_div(d.n, decode_slab_features(layout, d.epilogue.gated));
+  return ceil_div(d.n, decode_slab_features(layout, d.epilogue.gated, d.narrow));
 }
 int64_t token_groups(const DecodeArgs& d) { return ceil_div(d.m, decode_token_group(d.m)); }
 
@@ -31,9 +32,55 @@ int64_t token_groups(const DecodeArgs& d) { return ceil_div(d.m, decode_token_gr
 // the op slower at 16 tokens, 119 against 113 us, and no faster at 1.
 constexpr int kBlocksPerSm = 2;
 
+// A small MLP's down projection holds kDecodeHeldSteps steps of weights per
+// warp in registers while it waits for the up projection, so that its
+// blocks start beside the up projection's and have their weights when h is
+// ready (GPT-2 small: 82 / 100 registers at 8 / 16 tokens per block in
+// narrow slabs, beside the up projection's 92 / 126). Holding one step and
+// asking L2 for the rest measured slower (H100, 2026-12-06, 10 rounds,
+// mlp-decode-narrow-*): 15.5 / 15.7 / 17.9 us at 1 / 8 / 16 tokens
+// against 14.9 / 15.1 / 16.0.
+int held_steps_for(const DecodeArgs& d) { return d.hold_weights ? kDecodeHeldSteps : 1; }
+
+// [in, out] weights in slabs of 128 features leave a narrow down
+// projection few blocks: GPT-2 small's (768 features) 6 slabs x 8 K
+// blocks, 48 SMs for all of its mmas, and at 16 tokens its held variant
+// needs 184 registers, too many to start beside the up projection. Narrow
+// slabs (64 features) double the blocks where even K split over a whole
+// cluster leaves SMs idle. Measured (H100, 2026-12-06, mlp-decode-narrow-*):
+// GPT-2 small at 16 tokens 16.0 us against 17.1 wide (its last down block
+// ends at 12.3 us instead of 13.4), 1 and 8 tokens the same (14.8 / 15.2);
+// GPT-2 large and XL at 1 / 8 tokens 0.6-1.0 us faster, at 16 the same;
+// GPT-2 medium at 16 tokens 1 us slower (there the up projection's 256
+// blocks fill every SM, and kAuto takes cuBLASLt).
+bool narrow_for(const DecodeArgs& d, WeightLayout layout, int sm_count) {
+  if (layout != WeightLayout::kInOut || d.epilogue.gated || !d.weights_before_wait) return false;
+  return slabs(d, layout) * token_groups(d) * kDecodeMaxClusterBlocks < sm_count;
+}
+
+// decode_force: 0 leaves the planner's choice; held steps; narrow 1 (wide) or 2 (narrow).
+std::atomic<int> forced_held_steps{0};
+std::atomic<int> forced_narrow{0};
+
 }  // namespace
 
+void decode_force(const DecodeForced& forced) {
+  if (forced.held_steps && *forced.held_steps != 1 && *forced.held_steps != kDecodeHeldSteps) {
+    throw std::invalid_argument("mlp: the decode down projection holds 1 or " + std::to_string(kDecodeHeldSteps) +
+                                " steps of weights, not " + std::to_string(*forced.held_steps));
+  }
+  forced_held_steps.store(forced.held_steps.value_or(0));
+  forced_narrow.store(forced.narrow ? (*forced.narrow ? 2 : 1) : 0);
+}
+
 void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count) {
+  d.narrow = false;
+  d.narrow = narrow_for(d, layout, sm_count);
+  const int narrow = forced_narrow.load();
+  if (narrow > 0 && layout == WeightLayout::kInOut && !d.epilogue.gated && d.weights_before_wait) d.narrow = narrow == 2;
+  const int held = forced_held_steps.load();
+  d.held_steps = d.hold_weights && held > 0 ? held : held_steps_for(d);
+
   const int64_t steps = ceil_div(d.k, decode_step_k(layout));
   const int64_t cap = std::min<int64_t>(kDecodeMaxClusterBlocks, steps);
   int64_t blocks = 1;

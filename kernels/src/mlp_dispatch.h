@@ -68,10 +68,14 @@ struct DecodeArgs : Projection {
   int steps_per_block = 0;
   // The down projection: it loads its first step of weights before it
   // waits for the previous kernel (the up projection, which writes only h);
-  // with hold_weights (a small MLP) its first kDecodeHeldSteps steps (each
-  // warp), and it asks L2 for its later steps' weights too.
+  // with hold_weights (a small MLP) its first held_steps steps (each warp),
+  // and it asks L2 for its later steps' weights too.
   bool weights_before_wait = false;
   bool hold_weights = false;
+  int held_steps = 1;  // 1 or kDecodeHeldSteps; plan_decode sets it
+  // [in, out] weights, plain: slabs of 64 features instead of 128 (twice
+  // the blocks); plan_decode sets it.
+  bool narrow = false;
 };
 
 // The decode kernels' geometry: warps per block, the most blocks of a
@@ -79,10 +83,10 @@ struct DecodeArgs : Projection {
 // output features per block (slab), per weight layout.
 constexpr int kDecodeWarps = 8;
 constexpr int kDecodeMaxClusterBlocks = 8;
-constexpr int kDecodeHeldSteps = 3;  // DecodeArgs::hold_weights
+constexpr int kDecodeHeldSteps = 3;  // DecodeArgs::held_steps of a small MLP's down projection
 constexpr int decode_step_k(WeightLayout layout) { return layout == WeightLayout::kOutIn ? 128 : 16; }
-constexpr int decode_slab_features(WeightLayout layout, bool gated) {
-  return (layout == WeightLayout::kOutIn ? 16 : 128) / (gated ? 2 : 1);
+constexpr int decode_slab_features(WeightLayout layout, bool gated, bool narrow) {
+  return (layout == WeightLayout::kOutIn ? 16 : narrow ? 64 : 128) / (gated ? 2 : 1);
 }
 // Tokens per block: 8 for at most 8 tokens, else 16 (blocks along the grid's z).
 constexpr int decode_token_group(int tokens) { return tokens <= 8 ? 8 : 16; }
@@ -90,7 +94,19 @@ constexpr int decode_token_group(int tokens) { return tokens <= 8 ? 8 : 16; }
 // Fills k_blocks and steps_per_block: `requested` (0 = choose) blocks
 // along K, capped by the steps and kDecodeMaxClusterBlocks; chosen so the
 // grid has about two blocks per SM while each warp keeps at least one step.
+// Before them, for the down projection (weights_before_wait), narrow and
+// held_steps (mlp_decode_plan.cpp says when); the up projection takes
+// neither.
 void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count);
+// For bench_mlp (--decode-held, --decode-slabs): what plan_decode chooses
+// for a down projection, forced process-wide (held_steps: 1 or
+// kDecodeHeldSteps, for one that holds its weights; narrow: for [in, out]
+// weights); an empty field leaves the planner's choice.
+struct DecodeForced {
+  std::optional<int> held_steps;
+  std::optional<bool> narrow;
+};
+void decode_force(const DecodeForced& forced);
 // The grid of a planned projection: slabs x k_blocks x token groups (throws
 // std::invalid_argument beyond the grid's limits).
 dim3 decode_grid(const DecodeArgs& d, WeightLayout layout);

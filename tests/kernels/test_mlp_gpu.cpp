@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,7 @@
 #include "mlopt/kernels/half_bits.h"
 #include "mlopt/kernels/mlp.h"
 #include "mlopt/kernels/poison.h"
+#include "mlp_dispatch.h"  // internal: decode_force (the decode down projection's variants)
 #include "mlp_sm90.h"     // internal: the Hopper path's configurations (Sm90GemmConfig)
 
 using namespace mlopt::kernels;
@@ -856,6 +858,40 @@ TEST(MlpGpu, DecodeWorkspaceIsHOnly) {
     EXPECT_EQ(sizes.scratch, 0u) << tokens;
     EXPECT_EQ(sizes.cublaslt, 0u) << tokens;
   }
+}
+
+// The decode down projection's variants, each forced (the planner picks
+// one per size, so the tests' small MLPs alone would not reach them all):
+// [in, out] slabs of 128 or 64 features, 1 or 3 steps of weights held per
+// warp, 8 and 16 tokens per block, K split or not, features that end
+// inside a slab (d_model 200), with and without a residual.
+TEST(MlpGpu, DecodeDownProjectionVariants) {
+  SKIP_WITHOUT_GPU();
+  if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
+  struct Unforce {
+    ~Unforce() { mlp_detail::decode_force({}); }
+  } unforce;
+  std::mt19937 rng(std::random_device{}());
+  int i = 0;
+  for (bool narrow : {false, true})
+    for (int held : {1, 3})
+      for (int tokens : {1, 8, 9, 16}) {
+        mlp_detail::decode_force({held, narrow});
+        Case c;
+        c.impl = MlpImpl::kDecode;
+        c.layout = i % 4 == 3 ? WeightLayout::kOutIn : WeightLayout::kInOut;  // narrow does not apply: ignored
+        c.dtype = i % 2 ? kBF16 : kF16;
+        c.gated = i % 3 == 0;
+        c.packing = i % 5 < 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
+        c.activation = c.gated ? Activation::kSilu : Activation::kGeluTanh;
+        c.residual = i % 2 == 0;
+        c.tokens = tokens;
+        c.num_splits = i % 3 == 1 ? 1 : 0;
+        ++i;
+        SCOPED_TRACE(std::string(narrow ? "narrow" : "wide") + " slabs, " + std::to_string(held) + " held steps");
+        run_case(c, rng);
+      }
+  EXPECT_THROW(mlp_detail::decode_force({2, std::nullopt}), std::invalid_argument);
 }
 
 // Forcing the decode path on a GPU older than compute capability 9.0 is a
