@@ -93,6 +93,7 @@ struct Options {
   std::vector<int> decode_splits;  // also time the decode path with K split over this many blocks
   std::vector<int> decode_held;    // also time the decode path with this many held steps (small MLPs)
   std::vector<std::string> decode_slabs;  // also time the decode path with wide / narrow [in, out] slabs
+  std::vector<int> decode_up_splits;      // also time the decode path with the up projection's K over this many blocks
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
   int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
@@ -350,7 +351,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     int lt_algo = 0;  // cuBLASLt's heuristic answer (0: its first)
     kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
     int splits = 0;  // MlpParams::num_splits (0: the planner's)
-    kernels::mlp_detail::DecodeForced decode;  // the decode down projection's choices (empty: the planner's)
+    kernels::mlp_detail::DecodeForced decode = {};  // the decode down projection's choices (empty: the planner's)
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
@@ -368,11 +369,15 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   }
   for (int held : o.decode_held) {
     impls.push_back({"mlopt-decode-held" + std::to_string(held), kernels::MlpImpl::kDecode, 0, 0,
-                     kernels::RowBlockOverlap::kAuto, 0, {held, std::nullopt}});
+                     kernels::RowBlockOverlap::kAuto, 0, {held, std::nullopt, std::nullopt}});
+  }
+  for (int blocks : o.decode_up_splits) {
+    impls.push_back({"mlopt-decode-up-splits" + std::to_string(blocks), kernels::MlpImpl::kDecode, 0, 0,
+                     kernels::RowBlockOverlap::kAuto, 0, {std::nullopt, std::nullopt, blocks}});
   }
   for (const std::string& slabs : o.decode_slabs) {
     impls.push_back({"mlopt-decode-" + slabs, kernels::MlpImpl::kDecode, 0, 0, kernels::RowBlockOverlap::kAuto, 0,
-                     {std::nullopt, slabs == "narrow"}});
+                     {std::nullopt, slabs == "narrow", std::nullopt}});
   }
   if (o.overlap && m.gated) {
     impls.push_back({"mlopt-cublaslt-overlap-on", kernels::MlpImpl::kCublasLt, 0, 0, kernels::RowBlockOverlap::kOn});
@@ -621,6 +626,11 @@ void add_options(CLI::App& app, Options& o) {
                  "64 (narrow) features (variants mlopt-decode-wide, mlopt-decode-narrow)")
       ->delimiter(',')
       ->check(CLI::IsMember({"wide", "narrow"}));
+  app.add_option("--decode-up-splits", o.decode_up_splits,
+                 "Also time the decode path with the up projection's K split over at most this many blocks of a "
+                 "cluster, the down projection's as planned (variants mlopt-decode-up-splitsN)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 8));
 }
 
 int run(const Options& o) {

@@ -56,6 +56,8 @@ targets=()
   mlopt_parallel_tests bench_ring_attention bench_tensor_parallel)
 cmake --build "$build" -j 16 "${targets[@]}" >/tmp/build.log 2>&1 || { cp /tmp/build.log "$out/"; grep -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
 echo "build warnings: $(grep -c "warning:" /tmp/build.log || true)"
+# Each warning with the line after it (the source line), for reading them back.
+grep -A1 "warning:" /tmp/build.log > "$out/build-warnings.txt" || true
 set +e
 
 status=0

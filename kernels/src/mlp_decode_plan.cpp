@@ -58,9 +58,11 @@ bool narrow_for(const DecodeArgs& d, WeightLayout layout, int sm_count) {
   return slabs(d, layout) * token_groups(d) * kDecodeMaxClusterBlocks < sm_count;
 }
 
-// decode_force: 0 leaves the planner's choice; held steps; narrow 1 (wide) or 2 (narrow).
+// decode_force: 0 leaves the planner's choice; held steps; narrow 1 (wide)
+// or 2 (narrow); the up projection's blocks along K.
 std::atomic<int> forced_held_steps{0};
 std::atomic<int> forced_narrow{0};
+std::atomic<int> forced_up_k_blocks{0};
 
 }  // namespace
 
@@ -70,7 +72,12 @@ void decode_force(const DecodeForced& forced) {
                                 " steps of weights, not " + std::to_string(*forced.held_steps));
   }
   forced_held_steps.store(forced.held_steps.value_or(0));
+  if (forced.up_k_blocks && *forced.up_k_blocks < 1) {
+    throw std::invalid_argument("mlp: the decode up projection's blocks along K must be positive, not " +
+                                std::to_string(*forced.up_k_blocks));
+  }
   forced_narrow.store(forced.narrow ? (*forced.narrow ? 2 : 1) : 0);
+  forced_up_k_blocks.store(forced.up_k_blocks.value_or(0));
 }
 
 void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count) {
@@ -80,6 +87,8 @@ void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count
   if (narrow > 0 && layout == WeightLayout::kInOut && !d.epilogue.gated && d.weights_before_wait) d.narrow = narrow == 2;
   const int held = forced_held_steps.load();
   d.held_steps = d.hold_weights && held > 0 ? held : held_steps_for(d);
+  const int up_k_blocks = forced_up_k_blocks.load();
+  if (up_k_blocks > 0 && !d.weights_before_wait) requested = up_k_blocks;
 
   const int64_t steps = ceil_div(d.k, decode_step_k(layout));
   const int64_t cap = std::min<int64_t>(kDecodeMaxClusterBlocks, steps);

@@ -98,13 +98,16 @@ constexpr int decode_token_group(int tokens) { return tokens <= 8 ? 8 : 16; }
 // held_steps (mlp_decode_plan.cpp says when); the up projection takes
 // neither.
 void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count);
-// For bench_mlp (--decode-held, --decode-slabs): what plan_decode chooses
-// for a down projection, forced process-wide (held_steps: 1 or
-// kDecodeHeldSteps, for one that holds its weights; narrow: for [in, out]
-// weights); an empty field leaves the planner's choice.
+// For bench_mlp (--decode-held, --decode-slabs, --decode-up-splits): what
+// plan_decode chooses, forced process-wide (held_steps: 1 or
+// kDecodeHeldSteps, for a down projection that holds its weights; narrow:
+// for a down projection of [in, out] weights; up_k_blocks: the up
+// projection's blocks along K, as MlpParams::num_splits asks for both); an
+// empty field leaves the planner's choice.
 struct DecodeForced {
   std::optional<int> held_steps;
   std::optional<bool> narrow;
+  std::optional<int> up_k_blocks;
 };
 void decode_force(const DecodeForced& forced);
 // The grid of a planned projection: slabs x k_blocks x token groups (throws

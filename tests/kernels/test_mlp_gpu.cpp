@@ -863,8 +863,9 @@ TEST(MlpGpu, DecodeWorkspaceIsHOnly) {
 // The decode down projection's variants, each forced (the planner picks
 // one per size, so the tests' small MLPs alone would not reach them all):
 // [in, out] slabs of 128 or 64 features, 1 or 3 steps of weights held per
-// warp, 8 and 16 tokens per block, K split or not, features that end
-// inside a slab (d_model 200), with and without a residual.
+// warp, 8 and 16 tokens per block, K split or not (the up projection's
+// forced to 3 blocks in some), features that end inside a slab (d_model
+// 200), with and without a residual.
 TEST(MlpGpu, DecodeDownProjectionVariants) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
@@ -876,7 +877,8 @@ TEST(MlpGpu, DecodeDownProjectionVariants) {
   for (bool narrow : {false, true})
     for (int held : {1, 3})
       for (int tokens : {1, 8, 9, 16}) {
-        mlp_detail::decode_force({held, narrow});
+        const std::optional<int> up_k_blocks = i % 4 == 1 ? std::optional<int>(3) : std::nullopt;
+        mlp_detail::decode_force({held, narrow, up_k_blocks});
         Case c;
         c.impl = MlpImpl::kDecode;
         c.layout = i % 4 == 3 ? WeightLayout::kOutIn : WeightLayout::kInOut;  // narrow does not apply: ignored
@@ -891,7 +893,8 @@ TEST(MlpGpu, DecodeDownProjectionVariants) {
         SCOPED_TRACE(std::string(narrow ? "narrow" : "wide") + " slabs, " + std::to_string(held) + " held steps");
         run_case(c, rng);
       }
-  EXPECT_THROW(mlp_detail::decode_force({2, std::nullopt}), std::invalid_argument);
+  EXPECT_THROW(mlp_detail::decode_force({2, std::nullopt, std::nullopt}), std::invalid_argument);
+  EXPECT_THROW(mlp_detail::decode_force({std::nullopt, std::nullopt, 0}), std::invalid_argument);
 }
 
 // Forcing the decode path on a GPU older than compute capability 9.0 is a
