@@ -651,7 +651,13 @@ __global__ void __launch_bounds__(kThreads, kHeld == 1 || kNarrow ? 2 : 1) mlp_d
     return s;
   };
   // Calls fn(fragment, its epilogue inputs, j) for each valid fragment the
-  // thread finishes.
+  // thread finishes. Inlined per path and per early fragment, the epilogue
+  // (the activation's erf, tanh and exp among it) makes these kernels
+  // 64-89 KB of code; finishing every fragment in one rolled loop after
+  // both paths cut that to 27-42 KB but made GPT-2 small slower (15.1 /
+  // 15.4 / 16.4 us at 1 / 8 / 16 tokens against 14.7 / 15.1 / 15.8 in the
+  // same call; H100, 2026-12-06, mlp-decode-one-epilogue-*), so code size
+  // is not what its epilogue waits on.
   const auto for_each_owned = [&](auto&& fn) {
 #pragma unroll
     for (int j = 0; j < kEarly; ++j) {
