@@ -53,9 +53,14 @@ int held_steps_for(const DecodeArgs& d) { return d.hold_weights ? kDecodeHeldSte
 // GPT-2 large and XL at 1 / 8 tokens 0.6-1.0 us faster, at 16 the same;
 // GPT-2 medium at 16 tokens 1 us slower (there the up projection's 256
 // blocks fill every SM, and kAuto takes cuBLASLt).
+// Narrow slabs exist for the down projection (weights_before_wait) of
+// plain [in, out] weights only.
+bool narrow_applies(const DecodeArgs& d, WeightLayout layout) {
+  return layout == WeightLayout::kInOut && !d.epilogue.gated && d.weights_before_wait;
+}
 bool narrow_for(const DecodeArgs& d, WeightLayout layout, int sm_count) {
-  if (layout != WeightLayout::kInOut || d.epilogue.gated || !d.weights_before_wait) return false;
-  return slabs(d, layout) * token_groups(d) * kDecodeMaxClusterBlocks < sm_count;
+  const int64_t wide_slabs = ceil_div(d.n, decode_slab_features(layout, d.epilogue.gated, false));
+  return narrow_applies(d, layout) && wide_slabs * token_groups(d) * kDecodeMaxClusterBlocks < sm_count;
 }
 
 // decode_force: 0 leaves the planner's choice; held steps; narrow 1 (wide)
@@ -71,20 +76,18 @@ void decode_force(const DecodeForced& forced) {
     throw std::invalid_argument("mlp: the decode down projection holds 1 or " + std::to_string(kDecodeHeldSteps) +
                                 " steps of weights, not " + std::to_string(*forced.held_steps));
   }
-  forced_held_steps.store(forced.held_steps.value_or(0));
   if (forced.up_k_blocks && *forced.up_k_blocks < 1) {
     throw std::invalid_argument("mlp: the decode up projection's blocks along K must be positive, not " +
                                 std::to_string(*forced.up_k_blocks));
   }
+  forced_held_steps.store(forced.held_steps.value_or(0));
   forced_narrow.store(forced.narrow ? (*forced.narrow ? 2 : 1) : 0);
   forced_up_k_blocks.store(forced.up_k_blocks.value_or(0));
 }
 
 void plan_decode(DecodeArgs& d, WeightLayout layout, int requested, int sm_count) {
-  d.narrow = false;
-  d.narrow = narrow_for(d, layout, sm_count);
   const int narrow = forced_narrow.load();
-  if (narrow > 0 && layout == WeightLayout::kInOut && !d.epilogue.gated && d.weights_before_wait) d.narrow = narrow == 2;
+  d.narrow = narrow > 0 && narrow_applies(d, layout) ? narrow == 2 : narrow_for(d, layout, sm_count);
   const int held = forced_held_steps.load();
   d.held_steps = d.hold_weights && held > 0 ? held : held_steps_for(d);
   const int up_k_blocks = forced_up_k_blocks.load();
