@@ -39,6 +39,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cluster_sync.cuh"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
@@ -229,8 +230,13 @@ struct Loader {
     }
   }
 
-  // Stage `stage` <- K step starting at element k0.
+  // Stage `stage` <- K step starting at element k0: the token rows (A),
+  // then the weights (W).
   __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
+    load_a(a_stage, k0, fallback);
+    load_w(w_stage, k0, fallback);
+  }
+  __device__ __forceinline__ void load_a(uint32_t a_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadA; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -239,6 +245,8 @@ struct Loader {
       const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
       cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
     }
+  }
+  __device__ __forceinline__ void load_w(uint32_t w_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadW; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -267,7 +275,11 @@ struct Accumulators {
 
 // acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
 // features past the ends, and K past k_end, arrive as zeros.
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+// kWeightsFirst (mlp_cluster.cuh's down projection, a programmatic
+// dependent launch): the prologue's weight stages are requested first,
+// then the kernel waits for the previous one, whose output A is, and only
+// then requests A.
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated, bool kWeightsFirst = false>
 __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
                                               Accumulators<Cfg>& acc) {
   constexpr int kStageW = Cfg::template stage_w<kLayout>();
@@ -280,12 +292,30 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 
   const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
 
+  if constexpr (kWeightsFirst) {
 #pragma unroll
-  for (int s = 0; s < Cfg::kStages - 1; ++s) {
-    if (s < t.k_tiles) {
-      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) loader.load_w(w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
     }
-    cp_async_commit();  // empty groups keep the group count in step
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    cluster_sync::wait_for_previous_grid();
+#endif
+    // The first commit group holds every early weight stage and A's stage
+    // 0; the wait below for stage 0 waits for them all, which costs
+    // nothing, as they were requested first.
+#pragma unroll
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) loader.load_a(a_smem + s * Cfg::kStageA * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+      cp_async_commit();
+    }
+  } else {
+#pragma unroll
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < t.k_tiles) {
+        loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+      }
+      cp_async_commit();  // empty groups keep the group count in step
+    }
   }
 
   // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
@@ -349,7 +379,9 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 // Thread (lane) holds, for each (mi, ni), the sums at tile rows
 // mi*16 + lane/4 (+8 for c[2], c[3]) and tile columns ni*8 + 2 (lane%4) (+1
 // for c[1], c[3]) of its warp's slice.
-template <class Cfg, typename Element, bool kGated>
+// kWholeSums (mlp_cluster.cuh): the sums are whole even though K was split
+// (the cluster added them), so the epilogue finishes them.
+template <class Cfg, typename Element, bool kGated, bool kWholeSums = false>
 __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
   using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
   const Epilogue& e = g.epilogue;
@@ -359,7 +391,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
   const int warp_n = warp % Cfg::kWarpsN;
   const int row0 = t.m0 + warp_m * Cfg::kWarpM + lane / 4;
   const int n = g.n;
-  const bool split = g.splits > 1;
+  const bool split = !kWholeSums && g.splits > 1;
   const int64_t n_acc = kGated ? 2 * int64_t{n} : int64_t{n};
   float* partials = split ? g.partials + static_cast<int64_t>(t.split) * g.m * n_acc : nullptr;
   auto* out = static_cast<Element*>(e.out);
