@@ -1,7 +1,7 @@
 #pragma once
 // Device helpers of the kernels that chain through programmatic dependent
 // launch and sum over a thread-block cluster in distributed shared memory
-// (mlp_decode.cuh, mlp_cluster.cuh). They need compute capability 9.0; on
+// (mlp_decode.cuh, mlp_cluster.cuh), and their L2 prefetch. They need compute capability 9.0; on
 // older targets they are not defined, and those kernels compile empty
 // (their launchers check the device first).
 #include <cuda_runtime.h>
@@ -33,6 +33,11 @@ __device__ __forceinline__ void store_to_peer(const float4* local, int rank, con
                : "r"(static_cast<uint32_t>(__cvta_generic_to_shared(local))), "r"(rank));
   asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(peer), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
                : "memory");
+}
+
+// Asks L2 for `bytes` (a multiple of 16, from a 16-byte aligned address).
+__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
 }
 
 __device__ __forceinline__ void add_to(float4& a, const float4& b) {

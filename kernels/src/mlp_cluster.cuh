@@ -85,6 +85,34 @@ constexpr int most_smem_bytes() {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
+// L2 prefetch of what the tile's epilogue reads besides its sums (the
+// residual's segments of the tile's rows, the bias of its features), from
+// the cluster's first block, so that the epilogue's loads (mlp_gemm.cuh:
+// one round trip per m16 tile) find them in L2. L2 is coherent: safe
+// before the wait for the kernel that may write them.
+template <class Cfg, bool kGated>
+__device__ __forceinline__ void prefetch_epilogue(const GemmArgs& g, const TileCoord& t) {
+  static_assert(Cfg::kThreads >= Cfg::kBlockM + 2, "a thread per row, two for the bias");
+  const mlp_detail::Epilogue& e = g.epilogue;
+  constexpr int kFeatures = kGated ? Cfg::kTileN / 2 : Cfg::kTileN;
+  const int len = min(kFeatures, g.n - t.f0);  // a multiple of 8: whole 16-byte pieces
+  const int i = static_cast<int>(threadIdx.x);
+  if (len <= 0 || blockIdx.y != 0) return;
+  if (e.residual != nullptr && i < Cfg::kBlockM && t.m0 + i < g.m) {
+    cluster_sync::prefetch_l2(static_cast<const uint16_t*>(e.residual) + static_cast<int64_t>(t.m0 + i) * g.n + t.f0,
+                              len * 2);
+  }
+  if (e.bias == nullptr || i < Cfg::kBlockM || i > Cfg::kBlockM + 1) return;
+  const auto* bias = static_cast<const uint16_t*>(e.bias);
+  if (!kGated) {
+    if (i == Cfg::kBlockM) cluster_sync::prefetch_l2(bias + t.f0, len * 2);
+  } else if (e.packing == GateUpPacking::kInterleaved) {
+    if (i == Cfg::kBlockM) cluster_sync::prefetch_l2(bias + 2 * static_cast<int64_t>(t.f0), len * 4);
+  } else {
+    cluster_sync::prefetch_l2(bias + (i == Cfg::kBlockM ? t.f0 : g.n + t.f0), len * 2);
+  }
+}
+
 // K split over the cluster: the sums of each warp of the tile meet in its
 // owner block (warp w: block w % splits). Returns whether this block owns
 // the calling warp, whose acc then holds the whole sums.
@@ -140,6 +168,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_cluster_ke
   extern __shared__ __align__(128) unsigned char smem[];
   const int splits = g.splits, rank = static_cast<int>(blockIdx.y);  // the grid's y is one cluster
   const TileCoord t = mlp_gemm::tile_coord<Cfg, kGated>(g, static_cast<int>(blockIdx.x), rank);
+  prefetch_epilogue<Cfg, kGated>(g, t);
   if constexpr (!kDown) {
     cluster_sync::wait_for_previous_grid();
     cluster_sync::launch_next_grid();
@@ -174,6 +203,12 @@ void launch(const GemmArgs& g, cudaStream_t stream) {
   if (kMostSmem > 48 * 1024) {
     MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMostSmem));
   }
+  // All of L1 as shared memory: a down block (111 KB) fits beside an up
+  // block (97 KB) only then; with the carveout the driver picks for two up
+  // blocks (196 KB), the down projection's blocks started only once the
+  // up projection's had left (timeline, H100, 2026-12-06).
+  MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                        static_cast<int>(cudaSharedmemCarveoutMaxShared)));
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(g.splits));
   config.blockDim = dim3(Cfg::kThreads);

@@ -129,6 +129,7 @@ using cluster_sync::cluster_arrive_relaxed;
 using cluster_sync::cluster_arrive_release;
 using cluster_sync::cluster_wait;
 using cluster_sync::launch_next_grid;
+using cluster_sync::prefetch_l2;
 using cluster_sync::store_to_peer;
 using cluster_sync::wait_for_previous_grid;
 
@@ -150,10 +151,6 @@ __device__ __forceinline__ uint4 load_activations16(const uint16_t* p, bool vali
 }
 __device__ __forceinline__ uint32_t load_activations4(const uint16_t* p, bool valid) {
   return valid ? __ldcg(reinterpret_cast<const unsigned int*>(p)) : 0u;
-}
-
-__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
 }
 
 // L2 prefetch of what the epilogue of features [f0, f0 + count) of tokens
