@@ -94,7 +94,6 @@ struct Options {
   std::vector<int> decode_held;    // also time the decode path with this many held steps (small MLPs)
   std::vector<std::string> decode_slabs;  // also time the decode path with wide / narrow [in, out] slabs
   std::vector<int> decode_up_splits;      // also time the decode path with the up projection's K over this many blocks
-  std::vector<int> cluster_splits;        // also time the cluster path with K split over this many blocks
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
   int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
@@ -105,7 +104,7 @@ struct Weights {
 };
 
 struct Variant {
-  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90", "mlopt-cluster", "mlopt-cublaslt-rbN"
+  std::string name;  // "unfused", "fused", "mlopt-decode", "mlopt-fused", "mlopt-cublaslt", "mlopt-sm90", "mlopt-cublaslt-rbN"
   bool ours = false;
   std::string error;  // did not run (why)
   std::vector<double> samples_ms;   // every round's
@@ -357,8 +356,7 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
                              {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
-                             {"mlopt-sm90", kernels::MlpImpl::kSm90},
-                             {"mlopt-cluster", kernels::MlpImpl::kCluster}};
+                             {"mlopt-sm90", kernels::MlpImpl::kSm90}};
   for (int rows : o.row_blocks) {
     if (m.gated) impls.push_back({"mlopt-cublaslt-rb" + std::to_string(rows), kernels::MlpImpl::kCublasLt, rows});
   }
@@ -367,10 +365,6 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
   }
   for (int splits : o.decode_splits) {
     impls.push_back({"mlopt-decode-splits" + std::to_string(splits), kernels::MlpImpl::kDecode, 0, 0,
-                     kernels::RowBlockOverlap::kAuto, splits});
-  }
-  for (int splits : o.cluster_splits) {
-    impls.push_back({"mlopt-cluster-splits" + std::to_string(splits), kernels::MlpImpl::kCluster, 0, 0,
                      kernels::RowBlockOverlap::kAuto, splits});
   }
   for (int held : o.decode_held) {
@@ -397,8 +391,8 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     Variant v;
     v.name = name;
     v.ours = true;
-    if ((impl == kernels::MlpImpl::kDecode || impl == kernels::MlpImpl::kCluster) && tokens > 1024) {
-      v.error = std::string("not run: the ") + kernels::to_string(impl) + " path is for few tokens";
+    if (impl == kernels::MlpImpl::kDecode && tokens > 1024) {
+      v.error = "not run: the decode path is for few tokens";
       c.variants.push_back(v);
       continue;
     }
@@ -620,11 +614,6 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--decode-splits", o.decode_splits,
                  "Also time the decode path with K split over at most this many blocks of a cluster (MlpParams::"
                  "num_splits; variants mlopt-decode-splitsN)")
-      ->delimiter(',')
-      ->check(CLI::PositiveNumber);
-  app.add_option("--cluster-splits", o.cluster_splits,
-                 "Also time the cluster path with K split over at most this many blocks of a cluster (MlpParams::"
-                 "num_splits, both projections; variants mlopt-cluster-splitsN)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   app.add_option("--decode-held", o.decode_held,

@@ -72,7 +72,6 @@
 #include <string>
 #include <utility>
 
-#include "cluster_sync.cuh"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
@@ -124,15 +123,6 @@ constexpr int smem_bytes() {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
-using cluster_sync::add_to;
-using cluster_sync::cluster_arrive_relaxed;
-using cluster_sync::cluster_arrive_release;
-using cluster_sync::cluster_wait;
-using cluster_sync::launch_next_grid;
-using cluster_sync::prefetch_l2;
-using cluster_sync::store_to_peer;
-using cluster_sync::wait_for_previous_grid;
-
 // 16 bytes of weights, streamed: read once, not kept in L1; zeros when invalid.
 __device__ __forceinline__ uint4 load_weights(const uint16_t* p, bool valid) {
   uint4 v = make_uint4(0, 0, 0, 0);
@@ -151,6 +141,10 @@ __device__ __forceinline__ uint4 load_activations16(const uint16_t* p, bool vali
 }
 __device__ __forceinline__ uint32_t load_activations4(const uint16_t* p, bool valid) {
   return valid ? __ldcg(reinterpret_cast<const unsigned int*>(p)) : 0u;
+}
+
+__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
 }
 
 // L2 prefetch of what the epilogue of features [f0, f0 + count) of tokens
@@ -175,6 +169,11 @@ __device__ __forceinline__ void prefetch_epilogue(const DecodeArgs& d, int f0, i
     prefetch_l2(bias + (lane == 16 ? f0 : d.n + f0), len * 2);
   }
 }
+
+// Programmatic dependent launch: let the next kernel on the stream launch;
+// wait until the previous one has finished and its writes are visible.
+__device__ __forceinline__ void launch_next_grid() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
+__device__ __forceinline__ void wait_for_previous_grid() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
 
 template <int kWord>
 __device__ __forceinline__ uint32_t word(const uint4& v) {
@@ -502,6 +501,31 @@ __device__ __forceinline__ void finish_fragment(const DecodeArgs& d, const Fragm
     static_cast<Element*>(d.epilogue.out)[static_cast<int64_t>(fr.token + c % 2) * d.n + fr.f[c / 2]] =
         mlp_detail::Convert<Element>::from_float(v);
   }
+}
+
+__device__ __forceinline__ void add_to(float4& a, const float4& b) {
+  a.x += b.x;
+  a.y += b.y;
+  a.z += b.z;
+  a.w += b.w;
+}
+
+// Cluster barrier halves: arrive (relaxed: orders nothing; release: this
+// thread's shared-memory writes, peers' included, are seen by those that
+// wait) and wait (acquire).
+__device__ __forceinline__ void cluster_arrive_relaxed() { asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_arrive_release() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory"); }
+
+// 16 bytes into block `rank`'s shared memory at the offset of `local` in
+// this block's (distributed shared memory).
+__device__ __forceinline__ void store_to_peer(const float4* local, int rank, const float4& v) {
+  uint32_t peer;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n"
+               : "=r"(peer)
+               : "r"(static_cast<uint32_t>(__cvta_generic_to_shared(local))), "r"(rank));
+  asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(peer), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+               : "memory");
 }
 
 // One projection: out[m, n] = epilogue(a[m, k] . w^T). Grid: feature slabs

@@ -3,7 +3,6 @@
 //
 //   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
 //   mlp_decode.cuh (+ mlp_decode_*.cu) the few-token path: weights streamed into mma registers
-//   mlp_cluster.cuh (+ mlp_cluster_*.cu) dozens to hundreds of tokens: the tiled GEMM, K split over a cluster
 //   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues (mlp_reduce.cuh)
 //   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
 //   mlp_sm90.h (+ mlp_sm90_*.cu)     the Hopper up projection (CUTLASS wgmma GEMM, fused epilogue)
@@ -121,27 +120,11 @@ dim3 decode_grid(const DecodeArgs& d, WeightLayout layout);
 void run_decode(const DecodeArgs& up, const DecodeArgs& down, WeightLayout layout, MlpDType dtype,
                 cudaStream_t stream);
 
-// MlpImpl::kCluster (mlp_cluster.cuh): both projections on mlopt's tiled
-// GEMM with K split across a thread-block cluster (GemmArgs::splits blocks
-// along the grid's y, their sums meet in distributed shared memory: no
-// partials), chained by programmatic dependent launch. At most
-// kClusterMaxSplits, the largest portable cluster.
-constexpr int kClusterMaxSplits = 8;
-// Fills splits and k_tiles_per_split of the up (down = false) or down
-// projection: `requested` (0 = choose) capped by the K tiles and
-// kClusterMaxSplits; chosen so that the grid has about one block per SM.
-void plan_cluster(GemmArgs& g, bool down, int requested, int sm_count);
-// Both projections on `stream`: `up` writes h (up.epilogue.out), which
-// `down` reads as its a. Compute capability 9.0 or newer (the caller
-// checks: decode_device).
-void run_cluster(const GemmArgs& up, const GemmArgs& down, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
-
 // The current device's compute capability as major * 10 + minor; 0 where
 // there is no CUDA device.
 int device_compute_capability();
-// The decode and cluster kernels need compute capability 9.0 or newer
-// (clusters, programmatic dependent launch); decode_device: the current
-// device has it.
+// The decode kernels need compute capability 9.0 or newer (clusters,
+// programmatic dependent launch); decode_device: the current device has it.
 constexpr int kDecodeMinCapability = 90;
 inline bool decode_device() { return device_compute_capability() >= kDecodeMinCapability; }
 
@@ -155,12 +138,6 @@ void run_decode_fp16_out_in(const DecodeArgs& up, const DecodeArgs& down, cudaSt
 void run_decode_fp16_in_out(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
 void run_decode_bf16_out_in(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
 void run_decode_bf16_in_out(const DecodeArgs& up, const DecodeArgs& down, cudaStream_t stream);
-
-// Per (dtype, layout) cluster GEMM instantiations (mlp_cluster_<dtype>_<layout>.cu).
-void run_cluster_fp16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_cluster_fp16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_cluster_bf16_out_in(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
-void run_cluster_bf16_in_out(const GemmArgs& up, const GemmArgs& down, cudaStream_t stream);
 
 // mlp_epilogue.cu. Sums `splits` partial slices ([splits][m][gated ? 2n : n]
 // fp32) and applies the epilogue into e.out [m, n].

@@ -39,7 +39,6 @@
 #include <string>
 #include <type_traits>
 
-#include "cluster_sync.cuh"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
@@ -230,13 +229,8 @@ struct Loader {
     }
   }
 
-  // Stage `stage` <- K step starting at element k0: the token rows (A),
-  // then the weights (W).
+  // Stage `stage` <- K step starting at element k0.
   __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
-    load_a(a_stage, k0, fallback);
-    load_w(w_stage, k0, fallback);
-  }
-  __device__ __forceinline__ void load_a(uint32_t a_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadA; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -245,8 +239,6 @@ struct Loader {
       const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
       cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
     }
-  }
-  __device__ __forceinline__ void load_w(uint32_t w_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadW; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -275,11 +267,7 @@ struct Accumulators {
 
 // acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
 // features past the ends, and K past k_end, arrive as zeros.
-// kWeightsFirst (mlp_cluster.cuh's down projection, a programmatic
-// dependent launch): the prologue's weight stages are requested first,
-// then the kernel waits for the previous one, whose output A is, and only
-// then requests A.
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated, bool kWeightsFirst = false>
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
 __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
                                               Accumulators<Cfg>& acc) {
   constexpr int kStageW = Cfg::template stage_w<kLayout>();
@@ -292,30 +280,12 @@ __device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord
 
   const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
 
-  if constexpr (kWeightsFirst) {
 #pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) loader.load_w(w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < t.k_tiles) {
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
     }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    cluster_sync::wait_for_previous_grid();
-#endif
-    // The first commit group holds every early weight stage and A's stage
-    // 0; the wait below for stage 0 waits for them all, which costs
-    // nothing, as they were requested first.
-#pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) loader.load_a(a_smem + s * Cfg::kStageA * 2, t.k_begin + s * Cfg::kBlockK, g.w);
-      cp_async_commit();
-    }
-  } else {
-#pragma unroll
-    for (int s = 0; s < Cfg::kStages - 1; ++s) {
-      if (s < t.k_tiles) {
-        loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
-      }
-      cp_async_commit();  // empty groups keep the group count in step
-    }
+    cp_async_commit();  // empty groups keep the group count in step
   }
 
   // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
@@ -432,16 +402,16 @@ __device__ __forceinline__ void store_partials(const GemmArgs& g, const TileCoor
 // residual, rounded once and stored (or, K split, the partial sums).
 // Every input is loaded before the stores that need it: the compiler may
 // not move a load above a store that could alias it, so loading each
-// element's bias and residual beside its store made one memory round trip
-// per element pair, one after the other (a GPT-2 small up projection at
-// 128 tokens: 25 of its 34 us; H100, 2026-12-06, mlp-cluster-probe-*).
-// Now the bias is loaded once per thread and the residual once per m16
-// tile: kMI round trips.
-// kWholeSums (mlp_cluster.cuh): the sums are whole even though K was split
-// (the cluster added them), so the epilogue finishes them.
-template <class Cfg, typename Element, bool kGated, bool kWholeSums = false>
+// element's bias and residual beside its store made a chain of dependent
+// memory round trips (32 per thread for a 128 x 128 tile). Now the bias is
+// loaded once per thread and the residual once per m16 tile. Measured on
+// an H100 (2026-12-06, across calls, not an A/B): this GEMM's kernel for
+// GPT-2 small's up projection at 128 tokens 23.8 -> 21.3 us, kFused 36.0
+// -> 32.8 us at 128 tokens and 23.2 -> 22.6 us at 16
+// (mlp-cluster-epilogue-*).
+template <class Cfg, typename Element, bool kGated>
 __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
-  if (!kWholeSums && g.splits > 1) {
+  if (g.splits > 1) {
     store_partials<Cfg, kGated>(g, t, acc);
     return;
   }

@@ -75,6 +75,12 @@ using mlp_detail::GemmArgs;
 // beat cuBLASLt at few tokens for small and for large MLPs (the bounds
 // below say where and by how much), so auto takes them there and cuBLASLt
 // everywhere else;
+// From 17 tokens on, both projections on mlopt's tiled GEMM with K split
+// across a thread-block cluster (sums in distributed shared memory, the
+// down projection a programmatic dependent launch) were slower than
+// cuBLASLt at every measured size, GPT-2 small 38 / 56 us at 16 / 128
+// tokens against 18 / 19 (H100, 2026-12-06, mlp-cluster-*; the code is in
+// commit 5334759), so that path was removed.
 // kFused stays an explicit choice: kFused never stores the [tokens, 2 d_ff]
 // gate/up projection (it keeps h, half of what the cuBLASLt path keeps for a
 // gated MLP), for when memory, not time, is short.
@@ -187,11 +193,10 @@ MlpImpl choose(const MlpParams& p) {
     }
     return MlpImpl::kSm90;
   }
-  if (p.impl == MlpImpl::kDecode || p.impl == MlpImpl::kCluster) {
+  if (p.impl == MlpImpl::kDecode) {
     const int capability = mlp_detail::device_compute_capability();  // 0: no device, nothing runs anyway
     if (capability != 0 && capability < mlp_detail::kDecodeMinCapability) {
-      throw std::invalid_argument(std::string("mlp: impl ") + to_string(p.impl) +
-                                  " needs a GPU of compute capability 9.0 or newer (this one is " +
+      throw std::invalid_argument("mlp: impl decode needs a GPU of compute capability 9.0 or newer (this one is " +
                                   std::to_string(capability / 10) + "." + std::to_string(capability % 10) +
                                   "): thread-block clusters and programmatic dependent launch");
     }
@@ -210,7 +215,6 @@ struct Plan {
   MlpImpl impl = MlpImpl::kAuto;
   GemmArgs up;                          // kFused: the up projection on mlopt's GEMM
   DecodeArgs decode_up, decode_down;    // kDecode: both projections
-  GemmArgs cluster_up, cluster_down;    // kCluster: both projections
   std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
   bool uses_lt = false;
   // kCublasLt: the up projection's row blocks (gated: row_blocks(); plain:
@@ -289,16 +293,6 @@ void set_up_projection(mlp_detail::Projection& up, const MlpParams& p) {
   up.epilogue = up_epilogue(p, nullptr);
 }
 
-// h [tokens, d_ff] -> out, bias and residual in the epilogue; h, its
-// input, is set once the workspace is carved.
-void set_down_projection(mlp_detail::Projection& down, const MlpParams& p) {
-  down.w = p.w_down;
-  down.m = p.tokens;
-  down.n = p.d_model;
-  down.k = p.d_ff;
-  down.epilogue = down_epilogue(p);
-}
-
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
@@ -309,8 +303,7 @@ Plan make_plan(const MlpParams& p) {
   const std::size_t h_bytes =
       plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
-  const int sms =
-      plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused || plan.impl == MlpImpl::kCluster ? sm_count() : 0;
+  const int sms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused ? sm_count() : 0;
 
   if (plan.impl == MlpImpl::kFused) {
     GemmArgs& up = plan.up;
@@ -318,19 +311,16 @@ Plan make_plan(const MlpParams& p) {
     mlp_detail::plan_splits(up, p.num_splits, sms);
     scratch = mlp_detail::gemm_partials_bytes(up);
   }
-  if (plan.impl == MlpImpl::kCluster) {
-    GemmArgs& up = plan.cluster_up;
-    set_up_projection(up, p);
-    mlp_detail::plan_cluster(up, false, p.num_splits, sms);
-    GemmArgs& down = plan.cluster_down;
-    set_down_projection(down, p);
-    mlp_detail::plan_cluster(down, true, p.num_splits, sms);
-  } else if (plan.impl == MlpImpl::kDecode) {
+  if (plan.impl == MlpImpl::kDecode) {
     DecodeArgs& up = plan.decode_up;
     set_up_projection(up, p);
     mlp_detail::plan_decode(up, p.layout, p.num_splits, sms);
     DecodeArgs& down = plan.decode_down;
-    set_down_projection(down, p);
+    down.w = p.w_down;
+    down.m = p.tokens;
+    down.n = p.d_model;
+    down.k = p.d_ff;
+    down.epilogue = down_epilogue(p);
     down.weights_before_wait = true;
     // Only where both weights fit the budget: otherwise the up projection's
     // stream of weights through L2 evicts the prefetched lines before they
@@ -487,12 +477,6 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
       plan.decode_up.epilogue.out = h;
       plan.decode_down.a = h;
       mlp_detail::run_decode(plan.decode_up, plan.decode_down, p.layout, p.dtype, stream);
-      return;
-    }
-    if (plan.impl == MlpImpl::kCluster) {
-      plan.cluster_up.epilogue.out = h;
-      plan.cluster_down.a = h;
-      mlp_detail::run_cluster(plan.cluster_up, plan.cluster_down, p.layout, p.dtype, stream);
       return;
     }
     plan.up.epilogue.out = h;

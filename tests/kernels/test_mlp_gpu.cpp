@@ -291,7 +291,7 @@ void run_case(const Case& c, std::mt19937& rng) {
 
 const Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh,
                                    Activation::kSilu};
-const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90, MlpImpl::kCluster};
+const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90};
 
 // Whether MlpImpl::kSm90 can run here: mlopt was built with it and the GPU
 // (device 0, the one the tests use) is compute capability 9.0.
@@ -305,9 +305,8 @@ bool sm90_here() {
 #endif
 }
 
-// Whether MlpImpl::kDecode and kCluster can run here: device 0 is compute
-// capability 9.0 or newer (thread-block clusters, programmatic dependent
-// launch).
+// Whether MlpImpl::kDecode can run here: device 0 is compute capability 9.0
+// or newer (thread-block clusters, programmatic dependent launch).
 bool decode_here() {
   if (device_count() == 0) return false;
   return device_properties(0).compute_major >= 9;
@@ -327,7 +326,7 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
   // Token counts, the bias and the gate/up packing rotate over the
-  // combinations (7 token counts against 5 implementations: each meets each).
+  // combinations (7 token counts against 4 implementations: each meets each).
   // kSm90 runs gated MLPs only with interleaved gate/up weights; it is left
   // out where it cannot run (MlpGpu.Sm90* say so).
   const int token_counts[] = {1, 3, 17, 64, 65, 129, 300};
@@ -350,9 +349,7 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
               c.bias = (run / 2) % 2 == 0;
               c.packing = (combo / 8 + combo / 4) % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
               ++run;
-              if ((impl == MlpImpl::kDecode || impl == MlpImpl::kCluster) && !decode_here()) {
-                continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
-              }
+              if (impl == MlpImpl::kDecode && !decode_here()) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
               if (impl == MlpImpl::kSm90) {
                 if (!sm90) continue;
                 c.packing = GateUpPacking::kInterleaved;
@@ -567,9 +564,9 @@ TEST(MlpGpu, Sm90ForcedWhereItCannotRunThrows) {
 TEST(MlpGpu, SplitKCountsAndInPlaceResidual) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
-  for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCluster}) {
-    if (impl != MlpImpl::kFused && !decode_here()) continue;
-    // 1000: capped at the number of K steps (and, decode and cluster, at 8 blocks per cluster)
+  for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kFused}) {
+    if (impl == MlpImpl::kDecode && !decode_here()) continue;
+    // 1000: capped at the number of K steps (and, decode, at 8 blocks per cluster)
     for (int splits : {1, 2, 3, 7, 1000}) {
       for (bool gated : {false, true}) {
         Case c;
@@ -763,31 +760,29 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
   EXPECT_EQ(sizes_with(p, RowBlockOverlap::kOn).total, sizes_with(p, RowBlockOverlap::kOff).total);
 }
 
-// The decode and cluster paths are two launches, the second a programmatic
-// dependent of the first, each in thread-block clusters: they must capture
-// into a CUDA graph (the optimizer's CUDA-graph transform captures whole
-// forwards) and replay correctly, split or not, for token groups of 8 and
-// of 16 (decode) and one to three token tiles (cluster).
+// The decode path is two launches, the second a programmatic dependent of
+// the first, each in thread-block clusters: it must capture into a CUDA
+// graph (the optimizer's CUDA-graph transform captures whole forwards) and
+// replay correctly, split or not, for token groups of 8 and of 16.
 TEST(MlpGpu, DecodeInACudaGraph) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   std::mt19937 rng(std::random_device{}());
-  for (int tokens : {1, 16, 17, 64, 100, 128, 300})
-    for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kCluster})
-      for (bool gated : {false, true}) {
-        if ((impl == MlpImpl::kCluster && tokens < 17) || (impl == MlpImpl::kDecode && tokens > 128)) continue;
-        Case c;
-        c.impl = impl;
-        c.graph = true;
-        c.gated = gated;
-        c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
-        c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
-        c.residual = true;
-        c.tokens = tokens;
-        c.d_model = 256;
-        c.d_ff = 1024;
-        run_case(c, rng);
-      }
+  for (int tokens : {1, 16, 17, 64, 100}) {
+    for (bool gated : {false, true}) {
+      Case c;
+      c.impl = MlpImpl::kDecode;
+      c.graph = true;
+      c.gated = gated;
+      c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
+      c.layout = gated ? WeightLayout::kOutIn : WeightLayout::kInOut;
+      c.residual = true;
+      c.tokens = tokens;
+      c.d_model = 256;
+      c.d_ff = 1024;
+      run_case(c, rng);
+    }
+  }
 }
 
 // The decode kernels let the next launch on the stream start early and
@@ -798,19 +793,15 @@ TEST(MlpGpu, DecodeInACudaGraph) {
 // reference of the inputs they were given. GPT-2 small's size makes the
 // planner split K over clusters and hold all the down projection's weights
 // in registers before it waits; the Llama-shaped one (16.9 MB of weights)
-// holds one step per warp and prefetches nothing. The cluster path chains
-// its two launches the same way (its down projection requests weight tiles
-// before it waits), so it runs the same check from 64 tokens on.
+// holds one step per warp and prefetches nothing.
 TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   std::mt19937 rng(std::random_device{}());
-  for (int tokens : {1, 16, 64, 128, 200})
-    for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kCluster})
+  for (int tokens : {1, 16, 64, 128}) {
     for (bool gated : {false, true}) {
-      if (impl == MlpImpl::kCluster && tokens < 64) continue;
       Case c;
-      c.impl = impl;
+      c.impl = MlpImpl::kDecode;
       c.gated = gated;
       c.dtype = gated ? kBF16 : kF16;
       c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
@@ -850,54 +841,22 @@ TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
       second.residual = mid;
       expect_matches_reference(c, second, out);
     }
+  }
 }
 
-// The decode and cluster paths keep h and nothing else: their split-K sums
-// never leave the cluster's shared memory.
+// The decode path keeps h and nothing else: its split-K sums never leave
+// the cluster's shared memory.
 TEST(MlpGpu, DecodeWorkspaceIsHOnly) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   MlpParams p = llama_7b_planning_params();
-  for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kCluster}) {
-    p.impl = impl;
-    for (int tokens : {1, 16, 128}) {
-      p.tokens = tokens;
-      const MlpWorkspaceSizes sizes = mlp_workspace_sizes(p);
-      EXPECT_EQ(sizes.h, (static_cast<std::size_t>(tokens) * p.d_ff * 2 + 255) / 256 * 256) << tokens;
-      EXPECT_EQ(sizes.scratch, 0u) << tokens;
-      EXPECT_EQ(sizes.cublaslt, 0u) << tokens;
-    }
-  }
-}
-
-// The cluster path's splits of K over a cluster: every count from 1 to 8
-// (2..8 blocks owning 4, 3, 2, 2, 2, 2, 1 of the tile's 8 warps), K that
-// ends inside a block's share and inside a K step (d_ff 1000 for the down
-// projection: 16 steps of 64, the last of 40), features that end inside a
-// tile (d_model 200), 1 to 3 token tiles, both layouts and packings.
-TEST(MlpGpu, ClusterEverySplitCount) {
-  SKIP_WITHOUT_GPU();
-  if (!decode_here()) GTEST_SKIP() << "the cluster path needs compute capability 9.0+";
-  std::mt19937 rng(std::random_device{}());
-  const int token_counts[] = {17, 128, 129, 300};
-  for (int splits = 1; splits <= 8; ++splits) {
-    for (int i = 0; i < 2; ++i) {
-      Case c;
-      c.impl = MlpImpl::kCluster;
-      c.num_splits = splits;
-      c.gated = (splits + i) % 2 == 0;
-      c.layout = i == 0 ? WeightLayout::kInOut : WeightLayout::kOutIn;
-      c.packing = splits % 3 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
-      c.dtype = splits % 2 ? kBF16 : kF16;
-      c.activation = c.gated ? Activation::kSilu : (i ? Activation::kGeluErf : Activation::kGeluTanh);
-      c.bias = splits != 4;
-      c.residual = i == 0 || splits % 3 == 0;
-      c.residual_in_place = splits == 6;
-      c.tokens = token_counts[(splits + i) % 4];
-      c.d_model = 200;
-      c.d_ff = 1000;
-      run_case(c, rng);
-    }
+  p.impl = MlpImpl::kDecode;
+  for (int tokens : {1, 16, 128}) {
+    p.tokens = tokens;
+    const MlpWorkspaceSizes sizes = mlp_workspace_sizes(p);
+    EXPECT_EQ(sizes.h, (static_cast<std::size_t>(tokens) * p.d_ff * 2 + 255) / 256 * 256) << tokens;
+    EXPECT_EQ(sizes.scratch, 0u) << tokens;
+    EXPECT_EQ(sizes.cublaslt, 0u) << tokens;
   }
 }
 
@@ -938,23 +897,19 @@ TEST(MlpGpu, DecodeDownProjectionVariants) {
   EXPECT_THROW(mlp_detail::decode_force({std::nullopt, std::nullopt, 0}), std::invalid_argument);
 }
 
-// Forcing the decode or cluster path on a GPU older than compute
-// capability 9.0 is a clear error (on 9.0 and newer they run: the tests
-// above).
+// Forcing the decode path on a GPU older than compute capability 9.0 is a
+// clear error (on 9.0 and newer it runs: the tests above).
 TEST(MlpGpu, DecodeOnAnOlderGpuThrows) {
   SKIP_WITHOUT_GPU();
   if (decode_here()) GTEST_SKIP() << "this GPU runs the decode path";
   MlpParams p = llama_7b_planning_params();
   p.tokens = 1;  // where auto would take the decode path on a newer GPU
-  for (MlpImpl impl : {MlpImpl::kDecode, MlpImpl::kCluster}) {
-    p.impl = impl;
-    try {
-      mlp_chosen_impl(p);
-      ADD_FAILURE() << "forcing " << to_string(impl) << " on this GPU was accepted";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find("compute capability 9.0"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(to_string(impl)), std::string::npos) << e.what();
-    }
+  p.impl = MlpImpl::kDecode;
+  try {
+    mlp_chosen_impl(p);
+    ADD_FAILURE() << "forcing decode on this GPU was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("compute capability 9.0"), std::string::npos) << e.what();
   }
   p.impl = MlpImpl::kAuto;
   EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kCublasLt);
@@ -980,8 +935,8 @@ TEST(MlpGpu, AutoChoosesTheMeasuredFastestAndForcedChoicesStay) {
         p.impl = MlpImpl::kAuto;
         const MlpImpl expected = tokens <= 16 && decode_here() ? MlpImpl::kDecode : MlpImpl::kCublasLt;
         EXPECT_EQ(mlp_chosen_impl(p), expected) << tokens << (gated ? " gated " : " plain ") << to_string(p.gate_up);
-        for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kCluster}) {
-          if ((forced == MlpImpl::kDecode || forced == MlpImpl::kCluster) && older_gpu) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
+        for (MlpImpl forced : {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt}) {
+          if (forced == MlpImpl::kDecode && older_gpu) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
           p.impl = forced;
           EXPECT_EQ(mlp_chosen_impl(p), forced);
         }

@@ -325,7 +325,6 @@ TEST(MlpReference, EnumNames) {
   EXPECT_STREQ(to_string(WeightLayout::kInOut), "in_out");
   EXPECT_STREQ(to_string(GateUpPacking::kInterleaved), "interleaved");
   EXPECT_STREQ(to_string(MlpImpl::kCublasLt), "cublaslt");
-  EXPECT_STREQ(to_string(MlpImpl::kCluster), "cluster");
   EXPECT_STREQ(to_string(MlpDType::kBFloat16), "bf16");
   EXPECT_STREQ(to_string(RowBlockOverlap::kAuto), "auto");
   EXPECT_STREQ(to_string(RowBlockOverlap::kOff), "off");

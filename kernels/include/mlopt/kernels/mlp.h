@@ -91,18 +91,6 @@ enum class MlpImpl {
   // as kCublasLt does. Gated MLPs need GateUpPacking::kInterleaved (gate and
   // up of one feature in adjacent accumulator columns); both weight layouts.
   kSm90,
-  // A few dozen to a few hundred tokens: both projections on mlopt's tiled
-  // tensor-core GEMM (tiles of 128 tokens; cp.async stages, ldmatrix,
-  // mma.sync, the epilogue fused: bias, activation or the gated product,
-  // residual) with K split across the blocks of a thread-block cluster so
-  // that even a narrow projection has about one block per SM; the blocks'
-  // sums meet in distributed shared memory (no partial sums in memory, no
-  // reduction kernel). The down projection is a programmatic dependent
-  // launch that requests its first weight tiles while the up projection
-  // runs. Both layouts, both packings; h is the only intermediate.
-  // Compute capability 9.0 or newer; forcing it on an older GPU throws
-  // std::invalid_argument.
-  kCluster,
 };
 
 // Whether the gated kCublasLt path, over more than one row block, runs the
@@ -146,11 +134,10 @@ struct MlpParams {
   MlpDType dtype = MlpDType::kFloat16;
 
   MlpImpl impl = MlpImpl::kAuto;
-  // Split-K of mlopt's GEMMs (kDecode and kCluster for both projections,
-  // kFused for the up projection): 0 chooses from the device's SM count; n
-  // forces at most n (never more than there are K tiles, nor, for kDecode
-  // and kCluster, than the 8 blocks of the largest portable cluster), 1
-  // does not split (tests use this).
+  // Split-K of mlopt's GEMMs (kDecode for both projections, kFused for the
+  // up projection): 0 chooses from the device's SM count; n forces at most n
+  // (never more than there are K tiles, nor, for kDecode, than the 8 blocks
+  // of the largest portable cluster), 1 does not split (tests use this).
   int num_splits = 0;
   // kCublasLt, gated: the stored [gate | up] projection is made and
   // activated over blocks of at most this many tokens, one after the other in
