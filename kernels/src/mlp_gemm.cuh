@@ -405,10 +405,10 @@ __device__ __forceinline__ void store_partials(const GemmArgs& g, const TileCoor
 // element's bias and residual beside its store made a chain of dependent
 // memory round trips (32 per thread for a 128 x 128 tile). Now the bias is
 // loaded once per thread and the residual once per m16 tile. Measured on
-// an H100 (2026-12-06, across calls, not an A/B): this GEMM's kernel for
-// GPT-2 small's up projection at 128 tokens 23.8 -> 21.3 us, kFused 36.0
-// -> 32.8 us at 128 tokens and 23.2 -> 22.6 us at 16
-// (mlp-cluster-epilogue-*).
+// an H100 (2026-12-06, two calls an hour apart, not an A/B): this GEMM's
+// kernel for GPT-2 small's up projection at 128 tokens 23.8 -> 21.3 us,
+// kFused 35.5 -> 32.8 us at 128 tokens and 24.0 -> 22.6 us at 16
+// (mlp-cluster-first-* before, mlp-cluster-epilogue-* after).
 template <class Cfg, typename Element, bool kGated>
 __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
   if (g.splits > 1) {
