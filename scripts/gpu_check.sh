@@ -46,10 +46,10 @@ echo "libtorch from $torch_prefix" | tee -a "$out/gpu.txt"
 set -e
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLOPT_BUILD_GUI=OFF \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
-  -DCMAKE_CUDA_ARCHITECTURES=90 "${extra[@]}" >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
+  -DCMAKE_CUDA_ARCHITECTURES=90 "${extra[@]}" ${MLOPT_GPU_CMAKE_ARGS:-} >/tmp/configure.log 2>&1 || { cp /tmp/configure.log "$out/"; tail -40 /tmp/configure.log; exit 1; }
 grep "mlopt:" /tmp/configure.log
 targets=()
-[ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp)
+[ "$mode" = mlp ] && targets=(--target mlopt_mlp_gpu_tests bench_mlp bench_weight_stream)
 [ "$mode" = mlp ] && [ ${#extra[@]} -eq 0 ] && targets+=(bench_mlp_sm90_tune)
 [ "$mode" = floors ] && targets=(--target mlopt bench_models)
 [ "$mode" = parallel ] && targets=(--target mlopt mlopt_nccl_gpu_tests mlopt_ring_attention_gpu_tests mlopt_core_gpu_tests
@@ -66,6 +66,11 @@ if [ "$mode" = mlp ]; then
   # MLOPT_BENCH_MLP_ARGS: extra bench_mlp arguments (e.g. --kernels).
   "$build/tests/kernels/mlopt_mlp_gpu_tests" --gtest_filter="${MLOPT_MLP_TEST_FILTER:-*}" >"$out/mlp-gpu-tests.log" 2>&1 || status=1
   tail -5 "$out/mlp-gpu-tests.log"; grep -E "FAILED|Failure" "$out/mlp-gpu-tests.log" | head -20
+  # MLOPT_BENCH_STREAM=1: the weights' read bandwidth by access pattern first.
+  if [ "${MLOPT_BENCH_STREAM:-0}" = 1 ]; then
+    "$build/bench/bench_weight_stream" --json "$out/weight-stream.json" >"$out/weight-stream.txt" 2>&1 || status=1
+    cat "$out/weight-stream.txt"
+  fi
   # MLOPT_SKIP_SM90_TUNE=1 leaves out the Hopper GEMM's configuration sweep.
   [ "${MLOPT_SKIP_SM90_TUNE:-0}" = 1 ] || [ ${#extra[@]} -gt 0 ] || "$build/bench/bench_mlp_sm90_tune" --json "$out/mlp-sm90-tune.json" || status=1
   # shellcheck disable=SC2086

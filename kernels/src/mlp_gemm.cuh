@@ -13,8 +13,10 @@
 //   mainloop_sm80         a kStages-deep cp.async pipeline; ldmatrix and
 //                         mma.sync m16n8k16 (fp32 accumulators in registers)
 //   epilogue              bias, activation or act(gate) * up, residual,
-//                         rounded once and stored; or fp32 partial sums when
-//                         K is split (mlp_reduce.cuh reduces them)
+//                         rounded once and stored (gated tiles through
+//                         shared memory, plain ones from registers); or fp32
+//                         partial sums when K is split (mlp_reduce.cuh
+//                         reduces them)
 //
 // Gated tiles hold gate and up weights of the same features, arranged so that
 // each thread's accumulators include both sums of the features it stores:
@@ -398,8 +400,8 @@ __device__ __forceinline__ void store_partials(const GemmArgs& g, const TileCoor
     }
 }
 
-// The MLP epilogue of the tile: bias, activation or act(gate) * up,
-// residual, rounded once and stored (or, K split, the partial sums).
+// The MLP epilogue of a plain tile, from the accumulators in registers:
+// act(sum + bias) + residual, rounded once and stored.
 // Every input is loaded before the stores that need it: the compiler may
 // not move a load above a store that could alias it, so loading each
 // element's bias and residual beside its store made a chain of dependent
@@ -409,53 +411,32 @@ __device__ __forceinline__ void store_partials(const GemmArgs& g, const TileCoor
 // kernel for GPT-2 small's up projection at 128 tokens 23.8 -> 21.3 us,
 // kFused 35.5 -> 32.8 us at 128 tokens and 24.0 -> 22.6 us at 16
 // (mlp-cluster-first-* before, mlp-cluster-epilogue-* after).
-template <class Cfg, typename Element, bool kGated>
-__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
-  if (g.splits > 1) {
-    store_partials<Cfg, kGated>(g, t, acc);
-    return;
-  }
+template <class Cfg, typename Element>
+__device__ __forceinline__ void register_epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc) {
   using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
   const Epilogue& e = g.epilogue;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
   const int row0 = t.m0 + warp_m * Cfg::kWarpM + lane / 4;
   const int n = g.n;
-  const bool concatenated = kGated && e.packing == GateUpPacking::kConcatenated;
-  const bool interleaved = kGated && !concatenated;
-  constexpr int kHalfNI = Cfg::kNI / 2;
   auto* out = static_cast<Element*>(e.out);
-  const auto feature = [&](int ni) { return epilogue_feature<Cfg, kGated>(t, concatenated, warp_n, lane, ni); };
-  // n-tiles whose features this thread writes (concatenated: the gate half).
-  const int tiles = concatenated ? kHalfNI : Cfg::kNI;
+  // n-tile ni: features f, f + 1 (f even and n % 8 == 0: both or neither exist).
+  const auto feature = [&](int ni) { return epilogue_feature<Cfg, false>(t, false, warp_n, lane, ni); };
 
-  // bias[ni]: plain: of features f, f + 1; concatenated: their gates in
-  // [ni], their ups in [ni + kNI/2]; interleaved: f's gate and up.
   float bias[Cfg::kNI][2] = {};
   if (e.bias != nullptr) {
 #pragma unroll
     for (int ni = 0; ni < Cfg::kNI; ++ni) {
       const int f = feature(ni);
-      if (ni >= tiles || f >= n) continue;
-      if (!kGated) {
-        bias[ni][0] = mlp_detail::load_as_float<Element>(e.bias, f);
-        bias[ni][1] = mlp_detail::load_as_float<Element>(e.bias, f + 1);
-      } else if (concatenated) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          bias[ni][j] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f + j));
-          bias[ni + kHalfNI][j] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, n, f + j));
-        }
-      } else {
-        bias[ni][0] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f));
-        bias[ni][1] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, n, f));
-      }
+      if (f >= n) continue;
+      bias[ni][0] = mlp_detail::load_as_float<Element>(e.bias, f);
+      bias[ni][1] = mlp_detail::load_as_float<Element>(e.bias, f + 1);
     }
   }
 
 #pragma unroll
   for (int mi = 0; mi < Cfg::kMI; ++mi) {
-    // The residual of this m16 tile's outputs (interleaved: one per pair).
+    // The residual of this m16 tile's outputs.
     float res[2][Cfg::kNI][2] = {};
     if (e.residual != nullptr) {
 #pragma unroll
@@ -464,10 +445,10 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) {
           const int f = feature(ni);
-          if (ni >= tiles || r >= g.m || f >= n) continue;
+          if (r >= g.m || f >= n) continue;
           const int64_t at = static_cast<int64_t>(r) * n + f;
           res[half][ni][0] = mlp_detail::load_as_float<Element>(e.residual, at);
-          if (!interleaved) res[half][ni][1] = mlp_detail::load_as_float<Element>(e.residual, at + 1);
+          res[half][ni][1] = mlp_detail::load_as_float<Element>(e.residual, at + 1);
         }
       }
     }
@@ -478,29 +459,194 @@ __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, 
 #pragma unroll
       for (int ni = 0; ni < Cfg::kNI; ++ni) {
         const int f = feature(ni);
-        if (ni >= tiles || f >= n) continue;  // f even and n % 8 == 0: f + 1 < n too
+        if (f >= n) continue;
         const float* s = acc.c[mi][ni];
-        const int64_t at = static_cast<int64_t>(r) * n + f;
-        if (!kGated) {
-          const float v0 = mlp_detail::activate(s[2 * half] + bias[ni][0], e.activation) + res[half][ni][0];
-          const float v1 = mlp_detail::activate(s[2 * half + 1] + bias[ni][1], e.activation) + res[half][ni][1];
-          *reinterpret_cast<Pair*>(out + at) = Convert<Element>::pair(v0, v1);
-        } else if (concatenated) {
-          const float* u = acc.c[mi][ni + kHalfNI];
-          const float v0 = mlp_detail::activate(s[2 * half] + bias[ni][0], e.activation) *
-                               (u[2 * half] + bias[ni + kHalfNI][0]) +
-                           res[half][ni][0];
-          const float v1 = mlp_detail::activate(s[2 * half + 1] + bias[ni][1], e.activation) *
-                               (u[2 * half + 1] + bias[ni + kHalfNI][1]) +
-                           res[half][ni][1];
-          *reinterpret_cast<Pair*>(out + at) = Convert<Element>::pair(v0, v1);
+        const float v0 = mlp_detail::activate(s[2 * half] + bias[ni][0], e.activation) + res[half][ni][0];
+        const float v1 = mlp_detail::activate(s[2 * half + 1] + bias[ni][1], e.activation) + res[half][ni][1];
+        *reinterpret_cast<Pair*>(out + static_cast<int64_t>(r) * n + f) = Convert<Element>::pair(v0, v1);
+      }
+    }
+  }
+}
+
+// The MLP epilogue of a gated tile, staged through shared memory so that
+// its code is one short loop. Written out per accumulator, with the
+// activation's switch inlined for each of a 128 x 256 tile's 64 outputs
+// per thread, the gated kernel was 275 KB of code (the plain one 127 KB:
+// Nsight Compute put 32% of the warps' samples of GPT-2 small's up
+// projection at 128 tokens in its epilogue, 76% of those waiting for
+// instructions, which after the benchmark's L2 flush come from memory;
+// H100, 2026-12-06, bench/results/mlp-gemm-ncu-gpt2-128-*); staged, 67 KB.
+//
+// Each warp stages kChunkMI m16 tiles of its gate and up sums at a time in
+// its own part of the (by then idle) pipeline memory, [row][column] with
+// rows padded by 8 floats (the fragments' float2 stores and the loop's
+// 8-byte reads are free of bank conflicts), with the residual of those
+// rows, loaded all at once (in flight together, no store between them).
+// Then one loop finishes one item per lane per step: concatenated gate/up,
+// two adjacent features (gate columns 2q, 2q + 1, their ups kWarpN / 2
+// further); interleaved, one feature from its (gate, up) columns 2q,
+// 2q + 1. The lane's columns are the same in every step, so its bias
+// comes from registers. Per output the fp32 operations are those of the
+// register form, in the same order: act(gate + gate bias) * (up + up
+// bias) + residual, rounded once.
+template <class Cfg, typename Element>
+struct StagedEpilogue {
+  static constexpr int kChunkMI = 2;  // m16 tiles per chunk
+  static_assert(Cfg::kMI % kChunkMI == 0, "whole chunks per warp tile");
+  static constexpr int kRows = 16 * kChunkMI;
+  static constexpr int kLdSums = Cfg::kWarpN + 8;  // floats per staged row
+  static constexpr int kItemsInterleaved = Cfg::kWarpN / 2;  // items per row
+  static constexpr int kItemsConcatenated = Cfg::kWarpN / 4;
+  static constexpr int kLdResidual = Cfg::kWarpN / 2 + 8;  // elements per staged row (kWarpN / 2 outputs)
+  static constexpr int kSumsBytes = kRows * kLdSums * 4;
+  static constexpr int kWarpBytes = kSumsBytes + (kRows * kLdResidual * 2 + 15) / 16 * 16;
+  static constexpr int kBytes = kWarpBytes * Cfg::kWarpsM * Cfg::kWarpsN;
+  static_assert(32 % kItemsInterleaved == 0 && 32 % kItemsConcatenated == 0, "whole rows per step of a warp's lanes");
+  static constexpr int kMostSteps = kRows * kItemsInterleaved / 32;  // loop steps per chunk (concatenated: fewer)
+};
+
+template <class Cfg, typename Element>
+__device__ __forceinline__ void staged_epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc,
+                                                unsigned char* smem) {
+  using S = StagedEpilogue<Cfg, Element>;
+  using Pair = decltype(Convert<Element>::pair(0.0f, 0.0f));
+  const Epilogue& e = g.epilogue;
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
+  const int n = g.n;
+  const bool interleaved = e.packing == GateUpPacking::kInterleaved;
+  const int items = interleaved ? S::kItemsInterleaved : S::kItemsConcatenated;
+  const int row_step = 32 / items;        // rows per step
+  const int steps = S::kRows / row_step;  // per chunk
+  const int q = lane % items, lane_row = lane / items;
+  // The warp's features start at t.f0 + warp_n kWarpN / 2; the lane's
+  // first one (concatenated: f and f + 1, f even and n % 8 == 0, so both
+  // or neither exist).
+  const int f = t.f0 + warp_n * (Cfg::kWarpN / 2) + (interleaved ? q : 2 * q);
+  const bool f_valid = f < n;
+  const int out_col = interleaved ? q : 2 * q;  // in the staged residual row
+  const int c0 = 2 * q, c_up = Cfg::kWarpN / 2 + 2 * q;  // sums' columns
+
+  // The lane's bias: concatenated gate f, f + 1 then up f, f + 1;
+  // interleaved gate f, up f.
+  float bias[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (e.bias != nullptr && f_valid) {
+    if (interleaved) {
+      bias[0] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f));
+      bias[1] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, n, f));
+    } else {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        bias[j] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::gate_column(e.packing, f + j));
+        bias[2 + j] = mlp_detail::load_as_float<Element>(e.bias, mlp_detail::up_column(e.packing, n, f + j));
+      }
+    }
+  }
+
+  float* const sums = reinterpret_cast<float*>(smem + warp * S::kWarpBytes);
+  Element* const residual = reinterpret_cast<Element*>(smem + warp * S::kWarpBytes + S::kSumsBytes);
+  auto* out = static_cast<Element*>(e.out);
+  const auto* residual_in = static_cast<const Element*>(e.residual);
+  const int warp_row0 = t.m0 + warp_m * Cfg::kWarpM;
+  __syncthreads();  // every warp is done reading the pipeline's stages
+#pragma unroll
+  for (int chunk = 0; chunk < Cfg::kMI / S::kChunkMI; ++chunk) {
+    // The fragments: rows i * 16 + lane / 4 (+ 8), columns ni * 8 + 2 (lane % 4).
+#pragma unroll
+    for (int i = 0; i < S::kChunkMI; ++i)
+#pragma unroll
+      for (int ni = 0; ni < Cfg::kNI; ++ni)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const float* c = acc.c[chunk * S::kChunkMI + i][ni];
+          const int row = i * 16 + lane / 4 + 8 * half;
+          *reinterpret_cast<float2*>(sums + row * S::kLdSums + ni * 8 + 2 * (lane % 4)) =
+              make_float2(c[2 * half], c[2 * half + 1]);
+        }
+    const int chunk_row0 = warp_row0 + chunk * S::kRows;
+    if (residual_in != nullptr) {
+      // Every load first, then every store to shared memory.
+      Pair loaded[S::kMostSteps];
+#pragma unroll
+      for (int step = 0; step < S::kMostSteps; ++step) {
+        const int r = chunk_row0 + step * row_step + lane_row;
+        loaded[step] = Pair{};
+        if (step < steps && r < g.m && f_valid) {
+          const int64_t at = static_cast<int64_t>(r) * n + f;
+          if (interleaved) {
+            loaded[step].x = residual_in[at];
+          } else {
+            loaded[step] = *reinterpret_cast<const Pair*>(residual_in + at);
+          }
+        }
+      }
+#pragma unroll
+      for (int step = 0; step < S::kMostSteps; ++step) {
+        if (step >= steps) continue;
+        Element* dst = residual + (step * row_step + lane_row) * S::kLdResidual + out_col;
+        if (interleaved) {
+          dst[0] = loaded[step].x;
         } else {
-          const float v = mlp_detail::activate(s[2 * half] + bias[ni][0], e.activation) * (s[2 * half + 1] + bias[ni][1]) +
-                          res[half][ni][0];
-          out[at] = Convert<Element>::from_float(v);
+          *reinterpret_cast<Pair*>(dst) = loaded[step];
         }
       }
     }
+    __syncwarp();
+#pragma unroll 1
+    for (int step = 0; step < steps; ++step) {
+      const int row = step * row_step + lane_row;
+      const int r = chunk_row0 + row;
+      if (r >= g.m || !f_valid) continue;
+      const float* srow = sums + row * S::kLdSums;
+      const float2 s = *reinterpret_cast<const float2*>(srow + c0);  // 8 bytes: no bank conflicts
+      float res[2] = {0.0f, 0.0f};
+      if (residual_in != nullptr) {
+        const Element* src = residual + row * S::kLdResidual + out_col;
+        if (interleaved) {
+          res[0] = Convert<Element>::to_float(src[0]);
+        } else {
+          const float2 pair = Convert<Element>::to_float2(*reinterpret_cast<const Pair*>(src));
+          res[0] = pair.x;
+          res[1] = pair.y;
+        }
+      }
+      const int64_t at = static_cast<int64_t>(r) * n + f;
+      if (interleaved) {
+        const float v = mlp_detail::activate(s.x + bias[0], e.activation) * (s.y + bias[1]) + res[0];
+        out[at] = Convert<Element>::from_float(v);
+      } else {
+        const float2 u = *reinterpret_cast<const float2*>(srow + c_up);
+        const float v0 = mlp_detail::activate(s.x + bias[0], e.activation) * (u.x + bias[2]) + res[0];
+        const float v1 = mlp_detail::activate(s.y + bias[1], e.activation) * (u.y + bias[3]) + res[1];
+        *reinterpret_cast<Pair*>(out + at) = Convert<Element>::pair(v0, v1);
+      }
+    }
+    __syncwarp();  // the next chunk overwrites this one
+  }
+}
+
+// The tile's MLP epilogue: bias, activation or act(gate) * up, residual,
+// rounded once and stored (or, K split, the partial sums). Gated tiles go
+// through shared memory, plain ones straight from registers: measured
+// against each other in one call (H100, 2026-12-06, bench_mlp --rounds 3,
+// mlp-staged-epilogue-ab-*), the staged form made the gated kernel (275 KB
+// of code unrolled, 67 KB staged) faster, Llama-7B's kFused 228 -> 191 us
+// at 128 tokens and 18.3 -> 13.4 ms at 16k (242 -> 332 TFLOP/s), but the
+// plain one (127 -> 30 KB) slower: GPT-2 small's kFused 32.6 -> 34.6-35.1
+// us at 128 tokens and 44.5 -> 49.8-50.4 at 1,024; its up-projection
+// kernel 21.4 -> 22.9 us. Its staged loop runs one output pair per lane at
+// a time, and for the plain tile's 64 outputs per thread that chain costs
+// more than the unrolled code's fetch.
+template <class Cfg, typename Element, bool kGated>
+__device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc,
+                                         unsigned char* smem) {
+  if (g.splits > 1) {
+    store_partials<Cfg, kGated>(g, t, acc);
+  } else if constexpr (kGated) {
+    staged_epilogue<Cfg, Element>(g, t, acc, smem);
+  } else {
+    register_epilogue<Cfg, Element>(g, t, acc);
   }
 }
 
@@ -521,7 +667,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinBlocks) mlp_gemm_kerne
   Accumulators<Cfg> acc;
   zero(acc);
   mainloop_sm80<Cfg, Element, kLayout, kGated>(g, t, smem, acc);
-  epilogue<Cfg, Element, kGated>(g, t, acc);
+  static_assert(!kGated || StagedEpilogue<Cfg, Element>::kBytes <= Cfg::template smem_bytes<kLayout>(),
+                "the staged epilogue fits the pipeline's shared memory");
+  epilogue<Cfg, Element, kGated>(g, t, acc, smem);
 }
 
 // ---- host launchers -------------------------------------------------------

@@ -1,0 +1,207 @@
+#include "weight_stream_kernels.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "mlopt/kernels/cuda_check.h"
+
+namespace mlopt::bench::stream {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ uint4 load_streamed(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint32_t fold(const uint4& v) { return v.x ^ v.y ^ v.z ^ v.w; }
+
+// One word per block, so that no load is dead code.
+__device__ __forceinline__ void sink_block(uint32_t value, uint32_t* sink) {
+  __shared__ uint32_t block_fold;
+  if (threadIdx.x == 0) block_fold = 0;
+  __syncthreads();
+  atomicXor(&block_fold, value);
+  __syncthreads();
+  if (threadIdx.x == 0) atomicXor(sink, block_fold);
+}
+
+template <int kLoads>
+__global__ void __launch_bounds__(kThreads) flat_kernel(const uint4* p, int64_t n, uint32_t* sink) {
+  const int64_t stride = int64_t{gridDim.x} * kThreads;
+  uint32_t acc = 0;
+  for (int64_t i = int64_t{blockIdx.x} * kThreads + threadIdx.x; i < n; i += stride * kLoads) {
+    uint4 v[kLoads];
+#pragma unroll
+    for (int j = 0; j < kLoads; ++j) v[j] = i + j * stride < n ? load_streamed(p + i + j * stride) : uint4{};
+#pragma unroll
+    for (int j = 0; j < kLoads; ++j) acc ^= fold(v[j]);
+  }
+  sink_block(acc, sink);
+}
+
+__global__ void __launch_bounds__(kThreads, 2) decode_rows_kernel(const Matrix m, uint32_t* sink) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+  const auto* base = static_cast<const char*>(m.data);
+  const int64_t row0 = int64_t{blockIdx.x} * 16;
+  const char* rows[2];
+  bool valid[2];
+  for (int r = 0; r < 2; ++r) {
+    valid[r] = row0 + g + 8 * r < m.rows;
+    rows[r] = base + (valid[r] ? row0 + g + 8 * r : 0) * m.row_bytes;
+  }
+  const int64_t steps = (m.row_bytes + 255) / 256;
+  uint32_t acc = 0;
+#pragma unroll 1
+  for (int64_t step = warp; step < steps; step += 8) {
+    uint4 v[2][4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int64_t b = step * 256 + 64 * u + 16 * t;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) v[r][u] = valid[r] && b < m.row_bytes ? load_streamed(rows[r] + b) : uint4{};
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) acc ^= fold(v[0][u]) ^ fold(v[1][u]);
+  }
+  sink_block(acc, sink);
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ uint32_t smem_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n"
+      "}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+      "l"(src), "r"(bytes), "r"(bar)
+      : "memory");
+}
+#endif
+
+struct BulkShape {
+  int rows;      // per stage
+  int segment;   // bytes per row per stage
+  int stages;
+  int64_t slabs;     // row slabs of `rows`
+  int64_t columns;   // column ranges of `segment` per row
+  bool interleaved;  // block b takes items b, b + grid, ... (else a contiguous run)
+};
+
+// Items (slab, column range), slab-major; block b takes a contiguous run
+// of them, or (interleaved) every grid-th from b, so that the blocks'
+// items in flight at any time are neighbours in memory. Thread 0 issues
+// each item's bulk copies into stage n % stages (n: the block's n-th item);
+// all warps read it; thread 0 refills a stage once all 8 warps have
+// arrived on its `empty` barrier.
+__global__ void __launch_bounds__(kThreads, 1) bulk_kernel(const Matrix m, const BulkShape s, uint32_t* sink) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  extern __shared__ __align__(128) uint4 ring[];
+  __shared__ __align__(8) uint64_t full[16], empty[16];
+  const int64_t items = s.slabs * s.columns, grid = gridDim.x, b = blockIdx.x;
+  const int64_t first = s.interleaved ? b : items * b / grid;
+  const int64_t count = s.interleaved ? (items > b ? (items - b + grid - 1) / grid : 0) : items * (b + 1) / grid - first;
+  const int64_t step = s.interleaved ? grid : 1;
+  const int stage_bytes = s.rows * s.segment;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < s.stages; ++i) {
+      mbar_init(smem_address(&full[i]), 1);
+      mbar_init(smem_address(&empty[i]), kThreads / 32);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  const auto issue = [&](int64_t n) {
+    const int64_t item = first + n * step;
+    const int stage = static_cast<int>(n % s.stages);
+    const int64_t slab = item / s.columns, column = item % s.columns;
+    const int64_t offset = column * s.segment;
+    const int len = static_cast<int>(m.row_bytes - offset < s.segment ? m.row_bytes - offset : s.segment);
+    const int rows = static_cast<int>(m.rows - slab * s.rows < s.rows ? m.rows - slab * s.rows : s.rows);
+    const uint32_t bar = smem_address(&full[stage]);
+    mbar_arrive_expect_tx(bar, static_cast<uint32_t>(len * rows));
+    const char* src = static_cast<const char*>(m.data) + slab * s.rows * m.row_bytes + offset;
+    const uint32_t dst = smem_address(ring) + stage * stage_bytes;
+    for (int r = 0; r < rows; ++r) bulk_copy(dst + r * s.segment, src + r * m.row_bytes, len, bar);
+  };
+  if (threadIdx.x == 0) {
+    for (int64_t n = 0; n < count && n < s.stages; ++n) issue(n);
+  }
+  uint32_t acc = 0;
+  const int words = stage_bytes / 16;
+  for (int64_t n = 0; n < count; ++n) {
+    const int stage = static_cast<int>(n % s.stages);
+    const uint32_t parity = static_cast<uint32_t>((n / s.stages) & 1);
+    mbar_wait(smem_address(&full[stage]), parity);
+    const uint4* data = ring + stage * words;
+    for (int x = threadIdx.x; x < words; x += kThreads) acc ^= fold(data[x]);
+    __syncwarp();
+    if (threadIdx.x % 32 == 0) mbar_arrive(smem_address(&empty[stage]));
+    if (threadIdx.x == 0 && n + s.stages < count) {
+      mbar_wait(smem_address(&empty[stage]), parity);
+      issue(n + s.stages);
+    }
+  }
+  sink_block(acc, sink);
+#endif
+}
+
+}  // namespace
+
+void read_flat(const Matrix& m, int loads_in_flight, int blocks_per_sm, int sm_count, uint32_t* sink,
+               cudaStream_t stream) {
+  const auto* p = static_cast<const uint4*>(m.data);
+  const int64_t n = m.rows * m.row_bytes / 16;
+  const dim3 grid(static_cast<unsigned>(blocks_per_sm * sm_count));
+  if (loads_in_flight == 4) {
+    flat_kernel<4><<<grid, kThreads, 0, stream>>>(p, n, sink);
+  } else if (loads_in_flight == 8) {
+    flat_kernel<8><<<grid, kThreads, 0, stream>>>(p, n, sink);
+  } else {
+    throw std::invalid_argument("read_flat: 4 or 8 loads in flight, not " + std::to_string(loads_in_flight));
+  }
+  MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+void read_decode_rows(const Matrix& m, uint32_t* sink, cudaStream_t stream) {
+  decode_rows_kernel<<<static_cast<unsigned>((m.rows + 15) / 16), kThreads, 0, stream>>>(m, sink);
+  MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+void read_bulk(const Matrix& m, int rows, int segment_bytes, int stages, bool interleaved, int sm_count,
+               uint32_t* sink, cudaStream_t stream) {
+  if (rows < 1 || segment_bytes < 16 || segment_bytes % 16 != 0 || stages < 1 || stages > 16) {
+    throw std::invalid_argument("read_bulk: rows >= 1, segments a positive multiple of 16 bytes, 1-16 stages");
+  }
+  const int smem = rows * segment_bytes * stages;
+  MLOPT_CUDA_CHECK(cudaFuncSetAttribute(bulk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  const BulkShape s{rows, segment_bytes, stages, (m.rows + rows - 1) / rows,
+                    (m.row_bytes + segment_bytes - 1) / segment_bytes, interleaved};
+  bulk_kernel<<<static_cast<unsigned>(sm_count), kThreads, smem, stream>>>(m, s, sink);
+  MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace mlopt::bench::stream

@@ -1,0 +1,43 @@
+#pragma once
+// Read-only kernels for bench_weight_stream: each reads every byte of a
+// row-major weight matrix once, in one access pattern, and folds what it
+// read into a sink word so that the loads cannot be optimised away. They
+// measure how fast an H100 streams a decode MLP's weights by pattern, the
+// ceiling a decode kernel can hope for. CUDA runtime only.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace mlopt::bench::stream {
+
+struct Matrix {
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t row_bytes = 0;  // a multiple of 16
+};
+
+// Every thread loads `loads_in_flight` (4 or 8) 16-byte values before it
+// uses any, a warp 512 consecutive bytes per load, grid-stride over the
+// whole matrix as one array; `blocks_per_sm` blocks of 256 threads per SM.
+void read_flat(const Matrix& m, int loads_in_flight, int blocks_per_sm, int sm_count, uint32_t* sink,
+               cudaStream_t stream);
+
+// mlopt's decode kernel's [out, in] loads (kernels/src/mlp_decode.cuh):
+// a block of 8 warps per 16-row slab; each warp step reads 256 bytes of
+// each of the 16 rows (lane (g, t): rows g and g + 8, bytes 64u + 16t),
+// one step in flight per warp, steps dealt to the warps in turn; two
+// blocks per SM.
+void read_decode_rows(const Matrix& m, uint32_t* sink, cudaStream_t stream);
+
+// Bulk copies (cp.async.bulk, the TMA's 1-d form) into a ring of `stages`
+// shared-memory stages, each `rows` rows x `segment_bytes` of one column
+// range; one persistent block of 8 warps per SM takes a contiguous run of
+// (row slab, column range) items, or with `interleaved` every SM-count-th
+// item (so the items in flight are neighbours in memory); its warps read
+// each stage from shared memory before it is refilled. rows *
+// segment_bytes * stages must fit the SM's shared memory. Needs compute
+// capability 9.0.
+void read_bulk(const Matrix& m, int rows, int segment_bytes, int stages, bool interleaved, int sm_count,
+               uint32_t* sink, cudaStream_t stream);
+
+}  // namespace mlopt::bench::stream
