@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "mbarrier_sm90.cuh"
 #include "mlopt/kernels/cuda_check.h"
 
 namespace mlopt::bench::stream {
@@ -70,37 +71,13 @@ __global__ void __launch_bounds__(kThreads, 2) decode_rows_kernel(const Matrix m
   sink_block(acc, sink);
 }
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 __device__ __forceinline__ uint32_t smem_address(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n"
-      ".reg .pred done;\n"
-      "WAIT:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra WAIT;\n"
-      "}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
-      "l"(src), "r"(bytes), "r"(bar)
-      : "memory");
-}
-#endif
+using kernels::sm90::mbar_arrive;
+using kernels::sm90::mbar_arrive_expect_tx;
+using kernels::sm90::mbar_init;
+using kernels::sm90::mbar_wait;
 
 struct BulkShape {
   int rows;      // per stage
@@ -131,7 +108,7 @@ __global__ void __launch_bounds__(kThreads, 1) bulk_kernel(const Matrix m, const
       mbar_init(smem_address(&full[i]), 1);
       mbar_init(smem_address(&empty[i]), kThreads / 32);
     }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    kernels::sm90::mbar_init_fence();
   }
   __syncthreads();
   const auto issue = [&](int64_t n) {
@@ -145,7 +122,7 @@ __global__ void __launch_bounds__(kThreads, 1) bulk_kernel(const Matrix m, const
     mbar_arrive_expect_tx(bar, static_cast<uint32_t>(len * rows));
     const char* src = static_cast<const char*>(m.data) + slab * s.rows * m.row_bytes + offset;
     const uint32_t dst = smem_address(ring) + stage * stage_bytes;
-    for (int r = 0; r < rows; ++r) bulk_copy(dst + r * s.segment, src + r * m.row_bytes, len, bar);
+    for (int r = 0; r < rows; ++r) kernels::sm90::bulk_copy_1d(dst + r * s.segment, src + r * m.row_bytes, len, bar);
   };
   if (threadIdx.x == 0) {
     for (int64_t n = 0; n < count && n < s.stages; ++n) issue(n);
