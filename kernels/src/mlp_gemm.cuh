@@ -635,9 +635,9 @@ __device__ __forceinline__ void staged_epilogue(const GemmArgs& g, const TileCoo
 // at 128 tokens and 18.3 -> 13.4 ms at 16k (242 -> 332 TFLOP/s), but the
 // plain one (127 -> 30 KB) slower: GPT-2 small's kFused 32.6 -> 34.6-35.1
 // us at 128 tokens and 44.5 -> 49.8-50.4 at 1,024; its up-projection
-// kernel 21.4 -> 22.9 us. Its staged loop runs one output pair per lane at
-// a time, and for the plain tile's 64 outputs per thread that chain costs
-// more than the unrolled code's fetch.
+// kernel 21.4 -> 22.9 us. Probably because the staged loop finishes one
+// output pair per lane at a time: for the plain tile's 64 outputs per
+// thread that chain of steps costs more than fetching the unrolled code.
 template <class Cfg, typename Element, bool kGated>
 __device__ __forceinline__ void epilogue(const GemmArgs& g, const TileCoord& t, const Accumulators<Cfg>& acc,
                                          unsigned char* smem) {
