@@ -5,12 +5,15 @@
 
 #include "mbarrier_sm90.cuh"
 #include "mlopt/kernels/cuda_check.h"
+#include "mma_sm80.cuh"
 
 namespace mlopt::bench::stream {
 namespace {
 
 constexpr int kThreads = 256;
 
+// The decode kernel's weight load (mlp_decode.cuh, load_weights): read
+// once, not kept in L1.
 __device__ __forceinline__ uint4 load_streamed(const void* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
@@ -71,9 +74,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_rows_kernel(const Matrix m
   sink_block(acc, sink);
 }
 
-__device__ __forceinline__ uint32_t smem_address(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+using kernels::sm80::smem_address;
 using kernels::sm90::mbar_arrive;
 using kernels::sm90::mbar_arrive_expect_tx;
 using kernels::sm90::mbar_init;

@@ -74,7 +74,7 @@ using mlp_detail::GemmArgs;
 // kernels (mlp_decode.cuh: weights streamed straight into mma registers)
 // beat cuBLASLt at few tokens for small and for large MLPs (the bounds
 // below say where and by how much), so auto takes them there and cuBLASLt
-// everywhere else;
+// everywhere else.
 // For 16-512 tokens, both projections on mlopt's tiled GEMM with K split
 // across a thread-block cluster (sums in distributed shared memory, the
 // down projection a programmatic dependent launch) were slower than
