@@ -94,7 +94,6 @@ struct Options {
   std::vector<int> decode_held;    // also time the decode path with this many held steps (small MLPs)
   std::vector<std::string> decode_slabs;  // also time the decode path with wide / narrow [in, out] slabs
   std::vector<int> decode_up_splits;      // also time the decode path with the up projection's K over this many blocks
-  std::vector<std::string> resident;      // also time the resident path with these "UP:DOWN" splits (up may be "lt")
   bool overlap = false;         // gated: also time the cuBLASLt path's row blocks on two streams, forced on and off
   int rounds = 1;               // interleaved timing rounds per case (time_in_rounds)
 };
@@ -249,38 +248,6 @@ struct ForcedDecode {
   ForcedDecode& operator=(const ForcedDecode&) = delete;
 };
 
-// The resident path's choices forced for a scope (empty: the planner's).
-struct ForcedResident {
-  explicit ForcedResident(const kernels::mlp_detail::ResidentForced& forced) {
-    kernels::mlp_detail::resident_force(forced);
-  }
-  ~ForcedResident() { kernels::mlp_detail::resident_force({}); }
-  ForcedResident(const ForcedResident&) = delete;
-  ForcedResident& operator=(const ForcedResident&) = delete;
-};
-
-// "UP:DOWN" of --resident: each side a split count or "auto" (the
-// planner's); UP may also be "lt" (the up projection on cuBLASLt).
-kernels::mlp_detail::ResidentForced parse_resident(const std::string& spec) {
-  const auto colon = spec.find(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--resident wants UP:DOWN, got " + spec);
-  const std::string up = spec.substr(0, colon), down = spec.substr(colon + 1);
-  kernels::mlp_detail::ResidentForced f;
-  const auto splits = [&spec](const std::string& side) -> std::optional<int> {
-    if (side == "auto") return std::nullopt;
-    const int n = std::stoi(side);
-    if (n < 1 || n > kernels::mlp_detail::kResidentMaxSplits) throw std::invalid_argument("--resident: bad splits in " + spec);
-    return n;
-  };
-  if (up == "lt") {
-    f.up_on_cublaslt = true;
-  } else {
-    f.up_splits = splits(up);
-  }
-  f.down_splits = splits(down);
-  return f;
-}
-
 // A variant of a case, set up and checked, waiting to be timed: its index
 // in Case::variants and the call to time (which owns what it needs).
 struct Timed {
@@ -385,17 +352,11 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
     kernels::RowBlockOverlap overlap = kernels::RowBlockOverlap::kAuto;
     int splits = 0;  // MlpParams::num_splits (0: the planner's)
     kernels::mlp_detail::DecodeForced decode = {};  // the decode down projection's choices (empty: the planner's)
-    kernels::mlp_detail::ResidentForced resident = {};  // the resident path's choices (empty: the planner's)
   };
   std::vector<Impl> impls = {{"mlopt-decode", kernels::MlpImpl::kDecode},
                              {"mlopt-fused", kernels::MlpImpl::kFused},
                              {"mlopt-cublaslt", kernels::MlpImpl::kCublasLt},
-                             {"mlopt-sm90", kernels::MlpImpl::kSm90},
-                             {"mlopt-resident", kernels::MlpImpl::kResident}};
-  for (const std::string& spec : o.resident) {
-    impls.push_back({"mlopt-resident-" + spec, kernels::MlpImpl::kResident, 0, 0, kernels::RowBlockOverlap::kAuto, 0,
-                     {}, parse_resident(spec)});
-  }
+                             {"mlopt-sm90", kernels::MlpImpl::kSm90}};
   for (int rows : o.row_blocks) {
     if (m.gated) impls.push_back({"mlopt-cublaslt-rb" + std::to_string(rows), kernels::MlpImpl::kCublasLt, rows});
   }
@@ -426,12 +387,12 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
                        kernels::RowBlockOverlap::kOn});
     }
   }
-  for (const auto& [name, impl, row_block, lt_algo, overlap, splits, decode, resident] : impls) {
+  for (const auto& [name, impl, row_block, lt_algo, overlap, splits, decode] : impls) {
     Variant v;
     v.name = name;
     v.ours = true;
-    if ((impl == kernels::MlpImpl::kDecode || impl == kernels::MlpImpl::kResident) && tokens > 1024) {
-      v.error = std::string("not run: the ") + kernels::to_string(impl) + " path is for few tokens";
+    if (impl == kernels::MlpImpl::kDecode && tokens > 1024) {
+      v.error = "not run: the decode path is for few tokens";
       c.variants.push_back(v);
       continue;
     }
@@ -449,7 +410,6 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       continue;
     }
     const bool sm90 = impl == kernels::MlpImpl::kSm90;
-    const ForcedResident forced_resident(resident);  // its planning (and workspace) depend on it
     try {
       const Weights sm90_weights = sm90 ? interleaved(m, w) : Weights{};
       auto out = at::empty({tokens, m.d_model}, options);
@@ -457,10 +417,10 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       p.row_block = row_block;
       p.overlap = overlap;
       p.num_splits = splits;
-      if (sm90) p.gate_up = kernels::GateUpPacking::kInterleaved;
-      if (sm90 || impl == kernels::MlpImpl::kResident) {
+      if (sm90) {
+        p.gate_up = kernels::GateUpPacking::kInterleaved;
         try {
-          kernels::mlp_chosen_impl(p);  // throws only where the path cannot run: not a failure of the bench
+          kernels::mlp_chosen_impl(p);  // throws only where kSm90 cannot run: not a failure of the bench
         } catch (const std::invalid_argument& e) {
           v.error = std::string("not run: ") + e.what();
           c.variants.push_back(v);
@@ -474,10 +434,9 @@ Case run_case(const Bench& b, const Model& m, const Weights& w, int tokens, cons
       // Owns the tensors p points into; forces cuBLASLt's answer only while it runs.
       const int algo = lt_algo;
       const auto launch = [p, out, sm90_weights, workspace, total = sizes.total, stream = b.stream, algo,
-                           forced_decode = decode, forced_resident_choices = resident] {
+                           forced_decode = decode] {
         const ForcedLtAlgo forced(algo);
         const ForcedDecode forced_choices(forced_decode);
-        const ForcedResident forced_resident_here(forced_resident_choices);
         kernels::mlp_forward(p, stream, workspace.data_ptr(), total);
       };
       launch();
@@ -667,11 +626,6 @@ void add_options(CLI::App& app, Options& o) {
                  "64 (narrow) features (variants mlopt-decode-wide, mlopt-decode-narrow)")
       ->delimiter(',')
       ->check(CLI::IsMember({"wide", "narrow"}));
-  app.add_option("--resident", o.resident,
-                 "Also time the resident path with the up and down projections' K split over these many blocks of a "
-                 "cluster, as UP:DOWN (each 1-8 or auto; UP may be lt: the up projection on cuBLASLt), e.g. "
-                 "lt:auto,2:8 (variants mlopt-resident-UP:DOWN)")
-      ->delimiter(',');
   app.add_option("--decode-up-splits", o.decode_up_splits,
                  "Also time the decode path with the up projection's K split over at most this many blocks of a "
                  "cluster, the down projection's as planned (variants mlopt-decode-up-splitsN)")

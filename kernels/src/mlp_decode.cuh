@@ -72,7 +72,6 @@
 #include <string>
 #include <utility>
 
-#include "cluster_launch.cuh"
 #include "mlopt/kernels/cuda_check.h"
 #include "mlp_activation.cuh"
 #include "mlp_dispatch.h"
@@ -171,8 +170,10 @@ __device__ __forceinline__ void prefetch_epilogue(const DecodeArgs& d, int f0, i
   }
 }
 
-using cluster_launch::launch_next_grid;
-using cluster_launch::wait_for_previous_grid;
+// Programmatic dependent launch: let the next kernel on the stream launch;
+// wait until the previous one has finished and its writes are visible.
+__device__ __forceinline__ void launch_next_grid() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
+__device__ __forceinline__ void wait_for_previous_grid() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
 
 template <int kWord>
 __device__ __forceinline__ uint32_t word(const uint4& v) {
@@ -732,9 +733,21 @@ void launch(const DecodeArgs& d, cudaStream_t stream) {
   if (kMostSmem > 48 * 1024) {
     MLOPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMostSmem));
   }
-  cluster_launch::launch_dependent(kernel, mlp_detail::decode_grid(d, kLayout), kThreads,
-                                   smem_bytes<kT, kNT>(d.k_blocks),  // no inbox unsplit
-                                   static_cast<unsigned>(d.k_blocks), stream, d);
+  cudaLaunchConfig_t config{};
+  config.gridDim = mlp_detail::decode_grid(d, kLayout);
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = smem_bytes<kT, kNT>(d.k_blocks);  // no inbox unsplit
+  config.stream = stream;
+  cudaLaunchAttribute attributes[2]{};
+  attributes[0].id = cudaLaunchAttributeClusterDimension;
+  attributes[0].val.clusterDim.x = 1;
+  attributes[0].val.clusterDim.y = static_cast<unsigned>(d.k_blocks);
+  attributes[0].val.clusterDim.z = 1;
+  attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attributes[1].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attributes;
+  config.numAttrs = 2;
+  MLOPT_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, d));
 }
 
 template <typename Element, WeightLayout kLayout, bool kGated, bool kNarrow, int kHeld>

@@ -3,7 +3,6 @@
 //
 //   mlp_gemm.cuh (+ mlp_gemm_*.cu)  mlopt's tensor-core GEMM with the MLP epilogue
 //   mlp_decode.cuh (+ mlp_decode_*.cu) the few-token path: weights streamed into mma registers
-//   mlp_resident.cuh (+ mlp_resident_*.cu) 17-128 tokens of a small MLP: whole K slices in shared memory
 //   mlp_epilogue.cu                  split-K reduction and the elementwise epilogues (mlp_reduce.cuh)
 //   mlp_cublaslt.cpp                 cuBLASLt matmuls with bias/activation/residual epilogues
 //   mlp_sm90.h (+ mlp_sm90_*.cu)     the Hopper up projection (CUTLASS wgmma GEMM, fused epilogue)
@@ -120,61 +119,6 @@ dim3 decode_grid(const DecodeArgs& d, WeightLayout layout);
 // checks: decode_device).
 void run_decode(const DecodeArgs& up, const DecodeArgs& down, WeightLayout layout, MlpDType dtype,
                 cudaStream_t stream);
-
-// A projection on MlpImpl::kResident's kernel (mlp_resident.cuh says
-// how): output tiles of block_m tokens x kResidentTileN features, K cut into
-// steps of kResidentStepK, each tile's K split over `splits` blocks of a
-// thread-block cluster (grid y), k_tiles_per_split steps each, all of a
-// block's steps resident in shared memory at once. `splits` and
-// `k_tiles_per_split` are GemmArgs's; `partials` is not used (the splits
-// meet in distributed shared memory).
-struct ResidentArgs : GemmArgs {
-  int block_m = 128;  // 32, 64 or 128
-  // The down projection: it loads its weights before it waits for the
-  // previous kernel (the up projection, which writes only h).
-  bool weights_before_wait = false;
-};
-constexpr int kResidentTileN = 64;
-constexpr int kResidentStepK = 64;
-constexpr int kResidentMaxSplits = 8;  // the largest portable cluster
-// Shared memory a block may take at most (216 of the 227 KiB an H100
-// block may have: 8, 12 or 16 steps of 128, 64 or 32 tokens, exactly).
-constexpr int kResidentSmemBytes = 221184;
-// Bytes of one step of a block_m x kResidentTileN tile (operands padded as
-// mlp_gemm.cuh's TileConfig pads them), and the most steps a block holds.
-constexpr int resident_step_bytes(int block_m) { return (block_m + kResidentTileN) * (kResidentStepK + 8) * 2; }
-constexpr int resident_max_steps(int block_m) { return kResidentSmemBytes / resident_step_bytes(block_m); }
-
-// Fills block_m, splits and k_tiles_per_split: `requested` (0 = choose)
-// splits, raised to the fewest whose steps fit a block's shared memory and
-// capped by the K steps and kResidentMaxSplits. Throws
-// std::invalid_argument where even kResidentMaxSplits blocks cannot hold K
-// (resident_fits says beforehand).
-void plan_resident(ResidentArgs& r, int requested, int sm_count);
-// Whether a projection of K = k (over block_m tokens) fits the kernel.
-bool resident_fits(int k, int block_m);
-// Tokens per output tile for m tokens: 32, 64 or 128.
-constexpr int resident_block_m(int m) { return m <= 32 ? 32 : m <= 64 ? 64 : 128; }
-// For bench_mlp (--resident): what the planner chooses, forced
-// process-wide (splits of the up / down projection; the up projection on
-// cuBLASLt instead of this kernel); an empty field leaves the planner's.
-struct ResidentForced {
-  std::optional<int> up_splits;
-  std::optional<int> down_splits;
-  bool up_on_cublaslt = false;
-};
-void resident_force(const ResidentForced& forced);
-ResidentForced resident_forced();
-// The grid of a planned projection: feature tiles x splits x token tiles.
-dim3 resident_grid(const ResidentArgs& r);
-// One projection on `stream`, a programmatic dependent launch of the
-// stream's previous kernel (compute capability 9.0+; the caller checks).
-void run_resident(const ResidentArgs& r, WeightLayout layout, MlpDType dtype, cudaStream_t stream);
-// Per (dtype, layout) instantiations (mlp_resident_<dtype>_<layout>.cu).
-void run_resident_fp16_out_in(const ResidentArgs& r, cudaStream_t stream);
-void run_resident_fp16_in_out(const ResidentArgs& r, cudaStream_t stream);
-void run_resident_bf16_out_in(const ResidentArgs& r, cudaStream_t stream);
-void run_resident_bf16_in_out(const ResidentArgs& r, cudaStream_t stream);
 
 // The current device's compute capability as major * 10 + minor; 0 where
 // there is no CUDA device.

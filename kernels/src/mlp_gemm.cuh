@@ -231,12 +231,8 @@ struct Loader {
     }
   }
 
-  // Stage `stage` <- K step starting at element k0: its A and W pieces.
+  // Stage `stage` <- K step starting at element k0.
   __device__ __forceinline__ void load(uint32_t a_stage, uint32_t w_stage, int k0, const void* fallback) const {
-    load_a(a_stage, k0, fallback);
-    load_w(w_stage, k0, fallback);
-  }
-  __device__ __forceinline__ void load_a(uint32_t a_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadA; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -245,8 +241,6 @@ struct Loader {
       const bool valid = a_row[i] != nullptr && k0 + kc < k_end;  // k_end and kc: multiples of 8
       cp_async_16(a_stage + (r * Cfg::kLdA + kc) * 2, valid ? a_row[i] + k0 + kc : fallback, valid);
     }
-  }
-  __device__ __forceinline__ void load_w(uint32_t w_stage, int k0, const void* fallback) const {
 #pragma unroll
     for (int i = 0; i < kPerThreadW; ++i) {
       const int c = static_cast<int>(threadIdx.x) + i * Cfg::kThreads;
@@ -273,26 +267,55 @@ struct Accumulators {
   float c[Cfg::kMI][Cfg::kNI][4];
 };
 
-// One stage's mma.sync work for a warp: acc += A_stage . W_stage^T over the
-// stage's K, fragments by ldmatrix from the stage's padded layout.
-template <class Cfg, typename Element, WeightLayout kLayout>
-struct StageMma {
-  int a_lane, w_lane;  // per-lane ldmatrix offsets (elements) within a stage, for k16 step 0
+// acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
+// features past the ends, and K past k_end, arrive as zeros.
+template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
+__device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
+                                              Accumulators<Cfg>& acc) {
+  constexpr int kStageW = Cfg::template stage_w<kLayout>();
+  const uint32_t a_smem = smem_address(smem);
+  const uint32_t w_smem = a_smem + Cfg::kStages * Cfg::kStageA * 2;
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp_m = warp / Cfg::kWarpsN;
+  const int warp_n = warp % Cfg::kWarpsN;
 
-  __device__ __forceinline__ StageMma(int warp_m, int warp_n, int lane) {
-    // A (x4): lanes 0-15 address rows 0-15 at k 0, lanes 16-31 the same rows at k 8.
-    a_lane = (warp_m * Cfg::kWarpM + lane % 16) * Cfg::kLdA + (lane / 16) * 8;
-    // W (x4, two n8 tiles): matrices (n 0-7, k 0-7), (n 0-7, k 8-15),
-    // (n 8-15, k 0-7), (n 8-15, k 8-15), i.e. b0b1 of n-tile j, b2b3 of j, then of j+1.
-    if constexpr (kLayout == WeightLayout::kOutIn) {
-      w_lane = (warp_n * Cfg::kWarpN + lane % 8 + (lane / 16) * 8) * Cfg::kLdWOutIn + ((lane / 8) % 2) * 8;
-    } else {
-      // [k][n] rows: .trans gives each thread (k = 2 (lane%4) .. +1, n = lane/4).
-      w_lane = (lane % 8 + ((lane / 8) % 2) * 8) * Cfg::kLdWInOut + warp_n * Cfg::kWarpN + (lane / 16) * 8;
+  const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
+
+#pragma unroll
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < t.k_tiles) {
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
     }
+    cp_async_commit();  // empty groups keep the group count in step
   }
 
-  __device__ __forceinline__ void run(uint32_t a_stage, uint32_t w_stage, Accumulators<Cfg>& acc) const {
+  // Per-lane ldmatrix offsets (elements) within a stage, for k16 step 0.
+  // A (x4): lanes 0-15 address rows 0-15 at k 0, lanes 16-31 the same rows at k 8.
+  const int a_lane = (warp_m * Cfg::kWarpM + lane % 16) * Cfg::kLdA + (lane / 16) * 8;
+  // W (x4, two n8 tiles): matrices (n 0-7, k 0-7), (n 0-7, k 8-15),
+  // (n 8-15, k 0-7), (n 8-15, k 8-15), i.e. b0b1 of n-tile j, b2b3 of j, then of j+1.
+  int w_lane;
+  if constexpr (kLayout == WeightLayout::kOutIn) {
+    w_lane = (warp_n * Cfg::kWarpN + lane % 8 + (lane / 16) * 8) * Cfg::kLdWOutIn + ((lane / 8) % 2) * 8;
+  } else {
+    // [k][n] rows: .trans gives each thread (k = 2 (lane%4) .. +1, n = lane/4).
+    w_lane = (lane % 8 + ((lane / 8) % 2) * 8) * Cfg::kLdWInOut + warp_n * Cfg::kWarpN + (lane / 16) * 8;
+  }
+
+  for (int kt = 0; kt < t.k_tiles; ++kt) {
+    cp_async_wait<Cfg::kStages - 2>();
+    __syncthreads();  // stage kt landed for all threads; stage kt-1 is free
+    const int next = kt + Cfg::kStages - 1;
+    if (next < t.k_tiles) {
+      const int s = next % Cfg::kStages;
+      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + next * Cfg::kBlockK, g.w);
+    }
+    cp_async_commit();
+
+    const int stage = kt % Cfg::kStages;
+    const uint32_t a_stage = a_smem + stage * Cfg::kStageA * 2;
+    const uint32_t w_stage = w_smem + stage * kStageW * 2;
 #pragma unroll
     for (int kk = 0; kk < Cfg::kBlockK / 16; ++kk) {
       uint32_t a_frag[Cfg::kMI][4];
@@ -319,46 +342,6 @@ struct StageMma {
 #pragma unroll
         for (int ni = 0; ni < Cfg::kNI; ++ni) mma_16816<Element>(acc.c[mi][ni], a_frag[mi], w_frag[ni]);
     }
-  }
-};
-
-// acc += A[m0.., k_begin..k_end) . W^T over the split's K steps. Rows and
-// features past the ends, and K past k_end, arrive as zeros.
-template <class Cfg, typename Element, WeightLayout kLayout, bool kGated>
-__device__ __forceinline__ void mainloop_sm80(const GemmArgs& g, const TileCoord& t, unsigned char* smem,
-                                              Accumulators<Cfg>& acc) {
-  constexpr int kStageW = Cfg::template stage_w<kLayout>();
-  const uint32_t a_smem = smem_address(smem);
-  const uint32_t w_smem = a_smem + Cfg::kStages * Cfg::kStageA * 2;
-  const int warp = static_cast<int>(threadIdx.x) / 32;
-  const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int warp_m = warp / Cfg::kWarpsN;
-  const int warp_n = warp % Cfg::kWarpsN;
-
-  const Loader<Cfg, Element, kLayout, kGated> loader(g, t);
-
-#pragma unroll
-  for (int s = 0; s < Cfg::kStages - 1; ++s) {
-    if (s < t.k_tiles) {
-      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + s * Cfg::kBlockK, g.w);
-    }
-    cp_async_commit();  // empty groups keep the group count in step
-  }
-
-  const StageMma<Cfg, Element, kLayout> stage_mma(warp_m, warp_n, lane);
-
-  for (int kt = 0; kt < t.k_tiles; ++kt) {
-    cp_async_wait<Cfg::kStages - 2>();
-    __syncthreads();  // stage kt landed for all threads; stage kt-1 is free
-    const int next = kt + Cfg::kStages - 1;
-    if (next < t.k_tiles) {
-      const int s = next % Cfg::kStages;
-      loader.load(a_smem + s * Cfg::kStageA * 2, w_smem + s * kStageW * 2, t.k_begin + next * Cfg::kBlockK, g.w);
-    }
-    cp_async_commit();
-
-    const int stage = kt % Cfg::kStages;
-    stage_mma.run(a_smem + stage * Cfg::kStageA * 2, w_smem + stage * kStageW * 2, acc);
   }
   cp_async_wait<0>();  // only empty groups remain; leave nothing in flight
 }

@@ -56,7 +56,6 @@ namespace {
 using mlp_detail::Epilogue;
 using mlp_detail::DecodeArgs;
 using mlp_detail::GemmArgs;
-using mlp_detail::ResidentArgs;
 
 // kAuto's choice comes from bench_mlp's per-implementation times on an
 // H100 (bench/results/mlp-h100-2026-11-25.json): the cuBLASLt path (GEMMs
@@ -183,18 +182,6 @@ std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * 
 
 int sm_count() { return mlp_detail::current_device_attribute(cudaDevAttrMultiProcessorCount); }
 
-// Why MlpImpl::kResident cannot run these params, or null.
-const char* resident_unsupported(const MlpParams& p) {
-  if (p.gated) return "it takes plain (non-gated) MLPs";
-  const int block_m = mlp_detail::resident_block_m(p.tokens);
-  const bool up_fits = mlp_detail::resident_forced().up_on_cublaslt || mlp_detail::resident_fits(p.d_model, block_m);
-  if (!up_fits || !mlp_detail::resident_fits(p.d_ff, block_m)) {
-    return "d_model or d_ff is longer than a cluster's blocks hold in shared memory (at most 4096 for more than 64 "
-           "tokens, 6144 for 33-64, 8192 for up to 32)";
-  }
-  return nullptr;
-}
-
 // Forced kSm90 on params or a device it cannot run is the caller's error.
 MlpImpl choose(const MlpParams& p) {
   if (p.impl == MlpImpl::kSm90) {
@@ -206,18 +193,12 @@ MlpImpl choose(const MlpParams& p) {
     }
     return MlpImpl::kSm90;
   }
-  if (p.impl == MlpImpl::kDecode || p.impl == MlpImpl::kResident) {
+  if (p.impl == MlpImpl::kDecode) {
     const int capability = mlp_detail::device_compute_capability();  // 0: no device, nothing runs anyway
     if (capability != 0 && capability < mlp_detail::kDecodeMinCapability) {
-      throw std::invalid_argument(std::string("mlp: impl ") + to_string(p.impl) +
-                                  " needs a GPU of compute capability 9.0 or newer (this one is " +
+      throw std::invalid_argument("mlp: impl decode needs a GPU of compute capability 9.0 or newer (this one is " +
                                   std::to_string(capability / 10) + "." + std::to_string(capability % 10) +
                                   "): thread-block clusters and programmatic dependent launch");
-    }
-  }
-  if (p.impl == MlpImpl::kResident) {
-    if (const char* why = resident_unsupported(p)) {
-      throw std::invalid_argument(std::string("mlp: impl resident cannot run this call: ") + why);
     }
   }
   if (p.impl != MlpImpl::kAuto) return p.impl;
@@ -234,8 +215,6 @@ struct Plan {
   MlpImpl impl = MlpImpl::kAuto;
   GemmArgs up;                          // kFused: the up projection on mlopt's GEMM
   DecodeArgs decode_up, decode_down;    // kDecode: both projections
-  ResidentArgs resident_up, resident_down;  // kResident: both projections (the up one unless it is on cuBLASLt)
-  bool resident_up_on_lt = false;           // kResident: the up projection on cuBLASLt (ResidentForced)
   std::size_t h_offset = 0, scratch_offset = 0, lt_offset = 0, total = 0;
   bool uses_lt = false;
   // kCublasLt: the up projection's row blocks (gated: row_blocks(); plain:
@@ -314,17 +293,6 @@ void set_up_projection(mlp_detail::Projection& up, const MlpParams& p) {
   up.epilogue = up_epilogue(p, nullptr);
 }
 
-// h [tokens, d_ff] -> out [tokens, d_model] with bias and residual, on
-// mlopt's decode or resident kernels; a (h) is set once the workspace is
-// carved.
-void set_down_projection(mlp_detail::Projection& down, const MlpParams& p) {
-  down.w = p.w_down;
-  down.m = p.tokens;
-  down.n = p.d_model;
-  down.k = p.d_ff;
-  down.epilogue = down_epilogue(p);
-}
-
 Plan make_plan(const MlpParams& p) {
   Plan plan;
   plan.impl = choose(p);
@@ -335,8 +303,7 @@ Plan make_plan(const MlpParams& p) {
   const std::size_t h_bytes =
       plan.h_in_scratch ? 0 : aligned(static_cast<std::size_t>(int64_t{p.tokens} * p.d_ff * 2));
   std::size_t scratch = 0;
-  const int sms =
-      plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused || plan.impl == MlpImpl::kResident ? sm_count() : 0;
+  const int sms = plan.impl == MlpImpl::kDecode || plan.impl == MlpImpl::kFused ? sm_count() : 0;
 
   if (plan.impl == MlpImpl::kFused) {
     GemmArgs& up = plan.up;
@@ -349,26 +316,17 @@ Plan make_plan(const MlpParams& p) {
     set_up_projection(up, p);
     mlp_detail::plan_decode(up, p.layout, p.num_splits, sms);
     DecodeArgs& down = plan.decode_down;
-    set_down_projection(down, p);
+    down.w = p.w_down;
+    down.m = p.tokens;
+    down.n = p.d_model;
+    down.k = p.d_ff;
+    down.epilogue = down_epilogue(p);
     down.weights_before_wait = true;
     // Only where both weights fit the budget: otherwise the up projection's
     // stream of weights through L2 evicts the prefetched lines before they
     // are read.
     down.hold_weights = weight_bytes(p) <= kDecodePrefetchBytes;
     mlp_detail::plan_decode(down, p.layout, p.num_splits, sms);
-  } else if (plan.impl == MlpImpl::kResident) {
-    const mlp_detail::ResidentForced forced = mlp_detail::resident_forced();
-    plan.resident_up_on_lt = forced.up_on_cublaslt;
-    plan.uses_lt = forced.up_on_cublaslt;
-    if (!forced.up_on_cublaslt) {
-      ResidentArgs& up = plan.resident_up;
-      set_up_projection(up, p);
-      mlp_detail::plan_resident(up, forced.up_splits.value_or(p.num_splits), sms);
-    }
-    ResidentArgs& down = plan.resident_down;
-    set_down_projection(down, p);
-    down.weights_before_wait = true;
-    mlp_detail::plan_resident(down, forced.down_splits.value_or(p.num_splits), sms);
   } else {
     plan.uses_lt = true;  // the down projection
   }
@@ -487,21 +445,6 @@ void mlp_forward(const MlpParams& p, cudaStream_t stream, void* workspace, std::
   }
 
   // Up projection -> h [tokens, d_ff].
-  if (plan.impl == MlpImpl::kResident) {
-    if (plan.resident_up_on_lt) {
-      mlp_detail::LtMatmul up = up_matmul(p, 0, p.tokens, h);
-      const bool fused_activation = mlp_detail::cublaslt_fuses(p.activation);
-      up.activation = fused_activation ? p.activation : Activation::kNone;
-      mlp_detail::cublaslt_matmul(up, p.layout, p.dtype, stream, lt_workspace, lt_bytes);
-      if (!fused_activation) mlp_detail::apply_activation(h, p.tokens, p.d_ff, up_epilogue(p, h), p.dtype, stream);
-    } else {
-      plan.resident_up.epilogue.out = h;
-      mlp_detail::run_resident(plan.resident_up, p.layout, p.dtype, stream);
-    }
-    plan.resident_down.a = h;
-    mlp_detail::run_resident(plan.resident_down, p.layout, p.dtype, stream);
-    return;
-  }
   if (plan.impl == MlpImpl::kCublasLt) {
     const bool fused_activation = !p.gated && mlp_detail::cublaslt_fuses(p.activation);
     // Gated: [gate | up] of one row block at a time into the one scratch

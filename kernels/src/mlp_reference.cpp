@@ -35,7 +35,7 @@ void check_sizes_and_enums(const MlpParams& p) {
     fail("unknown gate/up packing");
   }
   if (static_cast<unsigned>(p.dtype) > static_cast<unsigned>(MlpDType::kBFloat16)) fail("unknown dtype");
-  if (static_cast<unsigned>(p.impl) > static_cast<unsigned>(MlpImpl::kResident)) fail("unknown implementation");
+  if (static_cast<unsigned>(p.impl) > static_cast<unsigned>(MlpImpl::kSm90)) fail("unknown implementation");
   if (static_cast<unsigned>(p.overlap) > static_cast<unsigned>(RowBlockOverlap::kOn)) fail("unknown row-block overlap");
   if (p.num_splits < 0) fail("num_splits must be >= 0 (0 chooses), got " + std::to_string(p.num_splits));
   if (p.row_block < 0) fail("row_block must be >= 0 (0 chooses), got " + std::to_string(p.row_block));
@@ -128,7 +128,6 @@ const char* to_string(MlpImpl impl) {
     case MlpImpl::kFused: return "fused";
     case MlpImpl::kCublasLt: return "cublaslt";
     case MlpImpl::kSm90: return "sm90";
-    case MlpImpl::kResident: return "resident";
   }
   return "unknown";
 }

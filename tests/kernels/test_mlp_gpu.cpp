@@ -1,7 +1,7 @@
 // The GPU MLP block against the CPU reference (ctest -L gpu), for every
 // activation x weight layout x dtype x gated/plain x residual on/off, on
-// each implementation (decode, fused, cuBLASLt, resident, and the Hopper
-// sm90 path where the GPU is compute capability 9.0), at token counts from 1 to 16384
+// each implementation (decode, fused, cuBLASLt, and the Hopper sm90 path
+// where the GPU is compute capability 9.0), at token counts from 1 to 16384
 // and sizes that are not tile multiples.
 //
 // Tolerance. The reference sums in double from the same fp16/bf16 inputs
@@ -291,7 +291,7 @@ void run_case(const Case& c, std::mt19937& rng) {
 
 const Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh,
                                    Activation::kSilu};
-const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90, MlpImpl::kResident};
+const MlpImpl kImpls[] = {MlpImpl::kDecode, MlpImpl::kFused, MlpImpl::kCublasLt, MlpImpl::kSm90};
 
 // Whether MlpImpl::kSm90 can run here: mlopt was built with it and the GPU
 // (device 0, the one the tests use) is compute capability 9.0.
@@ -326,10 +326,9 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(std::random_device{}());
   // Token counts, the bias and the gate/up packing rotate over the
-  // combinations (7 token counts against 5 implementations: each meets each).
+  // combinations (7 token counts against 4 implementations: each meets each).
   // kSm90 runs gated MLPs only with interleaved gate/up weights; it is left
-  // out where it cannot run (MlpGpu.Sm90* say so), as is kResident for
-  // gated MLPs (MlpGpu.ResidentWhereItCannotRunThrows).
+  // out where it cannot run (MlpGpu.Sm90* say so).
   const int token_counts[] = {1, 3, 17, 64, 65, 129, 300};
   const bool sm90 = sm90_here();
   int combo = 0, run = 0;
@@ -351,7 +350,6 @@ TEST(MlpGpu, EveryActivationLayoutDtypeResidualAndImplementation) {
               c.packing = (combo / 8 + combo / 4) % 2 ? GateUpPacking::kInterleaved : GateUpPacking::kConcatenated;
               ++run;
               if (impl == MlpImpl::kDecode && !decode_here()) continue;  // MlpGpu.DecodeOnAnOlderGpuThrows
-              if (impl == MlpImpl::kResident && (gated || !decode_here())) continue;
               if (impl == MlpImpl::kSm90) {
                 if (!sm90) continue;
                 c.packing = GateUpPacking::kInterleaved;
@@ -762,19 +760,18 @@ TEST(MlpGpu, CublasLtRowBlocksOnTwoStreamsWorkspace) {
   EXPECT_EQ(sizes_with(p, RowBlockOverlap::kOn).total, sizes_with(p, RowBlockOverlap::kOff).total);
 }
 
-// The decode and resident paths are two launches, the second a
-// programmatic dependent of the first, each in thread-block clusters: they
-// must capture into a CUDA graph (the optimizer's CUDA-graph transform
-// captures whole forwards) and replay correctly, split or not: decode for
-// token groups of 8 and of 16, resident (plain) for tiles of 32, 64 and 128.
-TEST(MlpGpu, DecodeAndResidentInACudaGraph) {
+// The decode path is two launches, the second a programmatic dependent of
+// the first, each in thread-block clusters: it must capture into a CUDA
+// graph (the optimizer's CUDA-graph transform captures whole forwards) and
+// replay correctly, split or not, for token groups of 8 and of 16.
+TEST(MlpGpu, DecodeInACudaGraph) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   std::mt19937 rng(std::random_device{}());
   for (int tokens : {1, 16, 17, 64, 100}) {
     for (bool gated : {false, true}) {
       Case c;
-      c.impl = gated || tokens <= 16 ? MlpImpl::kDecode : MlpImpl::kResident;  // resident: plain MLPs
+      c.impl = MlpImpl::kDecode;
       c.graph = true;
       c.gated = gated;
       c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
@@ -788,27 +785,23 @@ TEST(MlpGpu, DecodeAndResidentInACudaGraph) {
   }
 }
 
-// The decode and resident kernels let the next launch on the stream start
-// early and wait for the previous one only before reading its results. Two
-// calls back to back on one stream, the second reading the first's output
-// as its x and residual (and sharing its workspace, so its up projection
-// writes h while nothing may still read the first call's h), must each
-// match the reference of the inputs they were given. GPT-2 small's size
-// makes the decode planner split K over clusters and hold all the down
-// projection's weights in registers before it waits, and the resident
-// planner split both projections over clusters (the down projection
-// requesting its weights before it waits); the Llama-shaped one (16.9 MB of
-// weights, decode only: resident takes plain MLPs) holds one step per warp
-// and prefetches nothing.
-TEST(MlpGpu, DecodeAndResidentCallsBackToBackOnOneStream) {
+// The decode kernels let the next launch on the stream start early and
+// wait for the previous one only before reading its results. Two calls
+// back to back on one stream, the second reading the first's output as its
+// x and residual (and sharing its workspace, so its up projection writes h
+// while nothing may still read the first call's h), must each match the
+// reference of the inputs they were given. GPT-2 small's size makes the
+// planner split K over clusters and hold all the down projection's weights
+// in registers before it waits; the Llama-shaped one (16.9 MB of weights)
+// holds one step per warp and prefetches nothing.
+TEST(MlpGpu, DecodeCallsBackToBackOnOneStream) {
   SKIP_WITHOUT_GPU();
   if (!decode_here()) GTEST_SKIP() << "the decode path needs compute capability 9.0+";
   std::mt19937 rng(std::random_device{}());
   for (int tokens : {1, 16, 64, 128}) {
-    for (int path = 0; path < 3; ++path) {
-      const bool gated = path == 1;
+    for (bool gated : {false, true}) {
       Case c;
-      c.impl = path == 2 ? MlpImpl::kResident : MlpImpl::kDecode;  // resident: plain, like GPT-2 small
+      c.impl = MlpImpl::kDecode;
       c.gated = gated;
       c.dtype = gated ? kBF16 : kF16;
       c.activation = gated ? Activation::kSilu : Activation::kGeluTanh;
@@ -865,112 +858,6 @@ TEST(MlpGpu, DecodeWorkspaceIsHOnly) {
     EXPECT_EQ(sizes.scratch, 0u) << tokens;
     EXPECT_EQ(sizes.cublaslt, 0u) << tokens;
   }
-}
-
-// The resident path at every tile size (32, 64, 128 tokens, and more
-// tokens than one tile), K split over 1 to 8 blocks of a cluster (forced
-// through num_splits, which the planner raises to what fits and caps at
-// the K steps), K and the features ending inside a step and a tile (d_model
-// 264, d_ff 1032), both layouts and dtypes, every activation, with and
-// without bias and residual (in place too). Then the largest K each tile
-// holds (8, 12, 16 steps per block over 8 blocks: all of a block's shared
-// memory), GPT-2 small's size as planned, and the up projection on
-// cuBLASLt (ResidentForced: bench_mlp compares it) with an activation
-// cuBLASLt fuses and one it does not.
-TEST(MlpGpu, ResidentTilesSplitsAndLimits) {
-  SKIP_WITHOUT_GPU();
-  if (!decode_here()) GTEST_SKIP() << "the resident path needs compute capability 9.0+";
-  std::mt19937 rng(std::random_device{}());
-  int i = 0;
-  for (int tokens : {5, 32, 33, 64, 65, 128, 200})
-    for (int splits : {0, 1, 3, 8}) {
-      Case c;
-      c.impl = MlpImpl::kResident;
-      c.num_splits = splits;
-      c.tokens = tokens;
-      c.d_model = 264;
-      c.d_ff = 1032;
-      c.dtype = i % 2 ? kBF16 : kF16;
-      c.layout = i % 4 < 2 ? WeightLayout::kInOut : WeightLayout::kOutIn;
-      c.activation = kActivations[i % 5];
-      c.bias = i % 3 != 2;
-      c.residual = i % 3 != 1;
-      c.residual_in_place = i % 6 == 0;
-      ++i;
-      run_case(c, rng);
-    }
-  struct Largest {
-    int tokens, d_ff;
-  };
-  for (const Largest& l : {Largest{128, 4096}, Largest{64, 6144}, Largest{32, 8192}}) {
-    Case c;
-    c.impl = MlpImpl::kResident;
-    c.tokens = l.tokens;
-    c.d_model = 136;
-    c.d_ff = l.d_ff;
-    c.activation = Activation::kGeluErf;
-    c.residual = true;
-    c.layout = l.tokens == 64 ? WeightLayout::kOutIn : WeightLayout::kInOut;
-    SCOPED_TRACE("the largest K of the tile");
-    run_case(c, rng);
-  }
-  Case gpt2;
-  gpt2.impl = MlpImpl::kResident;
-  gpt2.tokens = 128;
-  gpt2.d_model = 768;
-  gpt2.d_ff = 3072;
-  gpt2.layout = WeightLayout::kInOut;
-  gpt2.residual = true;
-  run_case(gpt2, rng);
-  struct Unforce {
-    ~Unforce() { mlp_detail::resident_force({}); }
-  } unforce;
-  mlp_detail::resident_force({std::nullopt, std::nullopt, true});
-  for (Activation a : {Activation::kGeluTanh, Activation::kGeluErf}) {
-    Case c = gpt2;
-    c.activation = a;
-    c.tokens = 100;
-    SCOPED_TRACE("up projection on cuBLASLt");
-    run_case(c, rng);
-  }
-}
-
-// Forcing the resident path where it cannot run is a clear error naming
-// why: a gated MLP, K longer than a cluster's blocks hold (4096 for more
-// than 64 tokens), a GPU older than compute capability 9.0. Its workspace
-// is h alone.
-TEST(MlpGpu, ResidentWhereItCannotRunThrows) {
-  SKIP_WITHOUT_GPU();
-  MlpParams p = llama_7b_planning_params();
-  p.impl = MlpImpl::kResident;
-  p.gated = true;
-  p.activation = Activation::kSilu;
-  p.tokens = 128;
-  const auto message = [&]() -> std::string {
-    try {
-      mlp_chosen_impl(p);
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
-  if (!decode_here()) {
-    p.gated = false;
-    p.d_ff = 3072;
-    EXPECT_NE(message().find("compute capability 9.0"), std::string::npos) << message();
-    return;
-  }
-  EXPECT_NE(message().find("plain (non-gated)"), std::string::npos) << message();
-  p.gated = false;
-  p.d_model = 768;
-  p.d_ff = 4104;
-  EXPECT_NE(message().find("longer than a cluster's blocks hold"), std::string::npos) << message();
-  p.tokens = 64;  // tiles of 64 tokens hold 6144
-  EXPECT_EQ(mlp_chosen_impl(p), MlpImpl::kResident);
-  const MlpWorkspaceSizes sizes = mlp_workspace_sizes(p);
-  EXPECT_EQ(sizes.h, (static_cast<std::size_t>(64) * p.d_ff * 2 + 255) / 256 * 256);
-  EXPECT_EQ(sizes.scratch, 0u);
-  EXPECT_EQ(sizes.cublaslt, 0u);
 }
 
 // The decode down projection's variants, each forced (the planner picks

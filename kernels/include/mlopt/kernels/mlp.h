@@ -91,19 +91,6 @@ enum class MlpImpl {
   // as kCublasLt does. Gated MLPs need GateUpPacking::kInterleaved (gate and
   // up of one feature in adjacent accumulator columns); both weight layouts.
   kSm90,
-  // Tens of tokens of a small plain MLP (meant for 17-128): each projection
-  // is one launch of mlopt's resident GEMM. A tile of at most 128 tokens x
-  // 64 features has its K split over the blocks of a thread-block cluster
-  // (at most 8), each block requesting its whole slice of both operands
-  // into shared memory at once and computing each K step as it lands; the
-  // splits sum in distributed shared memory (no partial sums in memory, no
-  // reduction kernel). The down projection is a programmatic dependent
-  // launch that requests its weights before it waits for h. Each block
-  // holds at most 8, 12 or 16 K steps of 64 (tiles of 128, 64 or 32
-  // tokens), so K may be at most 4096, 6144 or 8192 (GPT-2 small to XL; not
-  // Llama-7B's 11008). Plain (non-gated) MLPs only; compute capability 9.0
-  // or newer. Forcing it where it cannot run throws std::invalid_argument.
-  kResident,
 };
 
 // Whether the gated kCublasLt path, over more than one row block, runs the
