@@ -12,7 +12,7 @@
 # benchmarks; models: build, the CPU tests, the gpt2 runs, profiles and the
 # model benchmark; mlp: only the MLP's GPU tests, bench_mlp and the Hopper
 # GEMM's configuration sweep (bench_mlp_sm90_tune; variables below choose
-# filters, further bench_mlp runs and a memcheck); parallel: NCCL, ring
+# filters, further bench_mlp runs, a memcheck and a racecheck); parallel: NCCL, ring
 # attention and tensor parallelism (GPU tests, bench_ring_attention, and
 # `mlopt run --tensor-parallel` on every GPU count the machine has); floors:
 # the gpt2 latency targets (combined, + CUDA graphs) beside their floors, and
@@ -92,6 +92,12 @@ if [ "$mode" = mlp ]; then
     timeout 300 /usr/local/cuda/bin/compute-sanitizer --tool memcheck --error-exitcode 9 \
       "$build/tests/kernels/mlopt_mlp_gpu_tests" --gtest_filter="$MLOPT_MLP_SANITIZE" >"$out/mlp-sanitizer.log" 2>&1 || status=1
     echo "compute-sanitizer memcheck on $MLOPT_MLP_SANITIZE: $(grep -E "ERROR SUMMARY" "$out/mlp-sanitizer.log")"
+  fi
+  # MLOPT_MLP_RACECHECK=FILTER: compute-sanitizer racecheck (shared memory) over those MLP GPU tests.
+  if [ -n "${MLOPT_MLP_RACECHECK:-}" ]; then
+    timeout 300 /usr/local/cuda/bin/compute-sanitizer --tool racecheck --error-exitcode 9 \
+      "$build/tests/kernels/mlopt_mlp_gpu_tests" --gtest_filter="$MLOPT_MLP_RACECHECK" >"$out/mlp-racecheck.log" 2>&1 || status=1
+    echo "compute-sanitizer racecheck on $MLOPT_MLP_RACECHECK: $(grep -E "RACECHECK SUMMARY|ERROR SUMMARY" "$out/mlp-racecheck.log")"
   fi
   exit $status
 fi

@@ -80,7 +80,12 @@ using mlp_detail::GemmArgs;
 // down projection a programmatic dependent launch) were slower than
 // cuBLASLt at every measured size, GPT-2 small 38 / 56 us at 16 / 128
 // tokens against 18 / 19 (H100, 2026-12-06, mlp-cluster-*; the code is in
-// commit 5334759), so that path was removed.
+// commit 5334759), so that path was removed. So was the next one, whose
+// blocks requested their whole slice of K into shared memory at once (K
+// split over a cluster, sums in distributed shared memory): level with
+// cuBLASLt at 1 and 32 tokens of GPT-2 small, slower at 16 and from 64 on
+// (26.0 against 18.8 us at 128; H100, 2026-12-06, mlp-resident-*; the code
+// is in commit 3f1889c).
 // kFused stays an explicit choice: kFused never stores the [tokens, 2 d_ff]
 // gate/up projection (it keeps h, half of what the cuBLASLt path keeps for a
 // gated MLP), for when memory, not time, is short.
