@@ -4,8 +4,11 @@
 // (MlpImpl::kDecode): Llama-7B's gate/up weights (22016 x 4096 bf16, 180
 // MB), its down projection's (4096 x 11008, 90 MB), both as one 270 MB
 // matrix (the floor of the whole MLP) and GPT-2 small's up
-// projection (Conv1D [768, 3072] fp16, 4.7 MB), each read
+// projection (Conv1D [768, 3072] fp16, 4.7 MB) and both of its projections
+// (9.4 MB), each read
 //
+//   empty-xN        (no weights) N dependent launches of an empty kernel:
+//                   the timed call's floor before any byte is read
 //   copy            cudaMemcpyAsync of the same bytes (2 x bytes moved)
 //   flat-uN         one array, 16 bytes per lane, N loads in flight per thread
 //   decode-rows     the decode kernel's [out, in] loads (16 rows x 256 bytes
@@ -52,6 +55,9 @@ const Shape kShapes[] = {
     {"llama-7b-gate-up", 22016, 4096 * 2},
     {"llama-7b-down", 4096, 11008 * 2},
     {"gpt2-small-up", 768, 3072 * 2},
+    // Both of GPT-2 small's projections (2 x 4.7 MB): what one kernel
+    // requesting all its weights at once would read.
+    {"gpt2-small-mlp", 2 * 768, 3072 * 2},
 };
 
 struct Pattern {
@@ -116,6 +122,16 @@ int run(const Options& o) {
   const std::vector<Pattern> reads = patterns(props.multiprocessors, hopper);
   std::printf("%-20s %-22s %10s %9s\n", "weights", "pattern", "median us", "GB/s");
   nlohmann::json shapes = nlohmann::json::array();
+  {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int launches : {1, 2, 3}) {
+      const LatencyStats st = summarize(b.time([&] { stream::launch_empty(launches, 2 * props.multiprocessors, b.stream); }));
+      const std::string name = "empty-x" + std::to_string(launches);
+      std::printf("%-20s %-22s %10.2f %9s\n", "none", name.c_str(), st.median_ms * 1e3, "-");
+      rows.push_back({{"pattern", name}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms}, {"p90_ms", st.p90_ms}});
+    }
+    shapes.push_back({{"weights", "none"}, {"rows", 0}, {"row_bytes", 0}, {"bytes", 0}, {"patterns", rows}});
+  }
   for (const Shape& s : kShapes) {
     const stream::Matrix m{weights.get(), s.rows, s.row_bytes};
     const double bytes = static_cast<double>(s.rows * s.row_bytes);

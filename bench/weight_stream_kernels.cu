@@ -147,6 +147,8 @@ __global__ void __launch_bounds__(kThreads, 1) bulk_kernel(const Matrix m, const
 #endif
 }
 
+__global__ void __launch_bounds__(kThreads) empty_kernel() {}
+
 }  // namespace
 
 void read_flat(const Matrix& m, int loads_in_flight, int blocks_per_sm, int sm_count, uint32_t* sink,
@@ -180,6 +182,13 @@ void read_bulk(const Matrix& m, int rows, int segment_bytes, int stages, bool in
                     (m.row_bytes + segment_bytes - 1) / segment_bytes, interleaved};
   bulk_kernel<<<static_cast<unsigned>(sm_count), kThreads, smem, stream>>>(m, s, sink);
   MLOPT_CUDA_CHECK_LAUNCH();
+}
+
+void launch_empty(int launches, int blocks, cudaStream_t stream) {
+  for (int i = 0; i < launches; ++i) {
+    empty_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>();
+    MLOPT_CUDA_CHECK_LAUNCH();
+  }
 }
 
 }  // namespace mlopt::bench::stream

@@ -40,4 +40,9 @@ void read_decode_rows(const Matrix& m, uint32_t* sink, cudaStream_t stream);
 void read_bulk(const Matrix& m, int rows, int segment_bytes, int stages, bool interleaved, int sm_count,
                uint32_t* sink, cudaStream_t stream);
 
+// `launches` dependent launches of an empty kernel of `blocks` blocks of
+// 256 threads: what a timed call costs before it reads anything (the
+// floor under every pattern's time, and each extra kernel's share).
+void launch_empty(int launches, int blocks, cudaStream_t stream);
+
 }  // namespace mlopt::bench::stream
