@@ -9,6 +9,8 @@
 //
 //   empty-xN        (no weights) N dependent launches of an empty kernel:
 //                   the timed call's floor before any byte is read
+//   barrier-xN      (no weights) one cooperative launch, one block per SM,
+//                   through N grid-wide barriers
 //   copy            cudaMemcpyAsync of the same bytes (2 x bytes moved)
 //   flat-uN         one array, 16 bytes per lane, N loads in flight per thread
 //   decode-rows     the decode kernel's [out, in] loads (16 rows x 256 bytes
@@ -124,11 +126,23 @@ int run(const Options& o) {
   nlohmann::json shapes = nlohmann::json::array();
   {
     nlohmann::json rows = nlohmann::json::array();
-    for (int launches : {1, 2, 3}) {
-      const LatencyStats st = summarize(b.time([&] { stream::launch_empty(launches, 2 * props.multiprocessors, b.stream); }));
-      const std::string name = "empty-x" + std::to_string(launches);
+    const auto report = [&](const std::string& name, const std::vector<double>& samples) {
+      const LatencyStats st = summarize(samples);
       std::printf("%-20s %-22s %10.2f %9s\n", "none", name.c_str(), st.median_ms * 1e3, "-");
       rows.push_back({{"pattern", name}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms}, {"p90_ms", st.p90_ms}});
+    };
+    for (int launches : {1, 2, 3}) {
+      report("empty-x" + std::to_string(launches),
+             b.time([&] { stream::launch_empty(launches, 2 * props.multiprocessors, b.stream); }));
+    }
+    const DeviceBuffer counter(sizeof(unsigned));
+    for (int barriers : {1, 2}) {
+      MLOPT_CUDA_CHECK(cudaMemsetAsync(counter.get(), 0, sizeof(unsigned), b.stream));
+      unsigned calls = 0;
+      report("barrier-x" + std::to_string(barriers), b.time([&] {
+        stream::launch_grid_barriers(barriers, props.multiprocessors, static_cast<unsigned*>(counter.get()), calls++,
+                                     b.stream);
+      }));
     }
     shapes.push_back({{"weights", "none"}, {"rows", 0}, {"row_bytes", 0}, {"bytes", 0}, {"patterns", rows}});
   }

@@ -1,5 +1,6 @@
 #include "weight_stream_kernels.h"
 
+#include <cuda/atomic>
 #include <stdexcept>
 #include <string>
 
@@ -149,6 +150,23 @@ __global__ void __launch_bounds__(kThreads, 1) bulk_kernel(const Matrix m, const
 
 __global__ void __launch_bounds__(kThreads) empty_kernel() {}
 
+// Thread 0 of each block arrives (release) and spins (acquire) until all
+// blocks have arrived at barrier b; the counter only grows, so `base` (the
+// arrivals of earlier calls) tells where this call's barriers end.
+__global__ void __launch_bounds__(kThreads) grid_barrier_kernel(int barriers, unsigned* counter, unsigned base) {
+  for (int b = 0; b < barriers; ++b) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      const unsigned target = base + (b + 1) * gridDim.x;
+      cuda::atomic_ref<unsigned, cuda::thread_scope_device> c(*counter);
+      c.fetch_add(1, cuda::memory_order_release);
+      while (c.load(cuda::memory_order_acquire) < target) {
+      }
+    }
+    __syncthreads();
+  }
+}
+
 }  // namespace
 
 void read_flat(const Matrix& m, int loads_in_flight, int blocks_per_sm, int sm_count, uint32_t* sink,
@@ -189,6 +207,13 @@ void launch_empty(int launches, int blocks, cudaStream_t stream) {
     empty_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>();
     MLOPT_CUDA_CHECK_LAUNCH();
   }
+}
+
+void launch_grid_barriers(int barriers, int sm_count, unsigned* counter, unsigned calls_before, cudaStream_t stream) {
+  unsigned base = calls_before * static_cast<unsigned>(barriers) * static_cast<unsigned>(sm_count);
+  void* args[] = {&barriers, &counter, &base};
+  MLOPT_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(&grid_barrier_kernel),
+                                               dim3(static_cast<unsigned>(sm_count)), dim3(kThreads), args, 0, stream));
 }
 
 }  // namespace mlopt::bench::stream

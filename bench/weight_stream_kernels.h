@@ -45,4 +45,11 @@ void read_bulk(const Matrix& m, int rows, int segment_bytes, int stages, bool in
 // floor under every pattern's time, and each extra kernel's share).
 void launch_empty(int launches, int blocks, cudaStream_t stream);
 
+// One cooperative launch of one block per SM that passes `barriers` grid-wide
+// barriers (an arrival counter in `counter`, which persists between calls:
+// `calls_before` is how many such barriers it has seen, all of `sm_count`
+// blocks): the cost of the barrier a one-kernel MLP needs between its up and
+// down projections, over launch_empty's floor.
+void launch_grid_barriers(int barriers, int sm_count, unsigned* counter, unsigned calls_before, cudaStream_t stream);
+
 }  // namespace mlopt::bench::stream
