@@ -11,6 +11,10 @@
 //                   the timed call's floor before any byte is read
 //   barrier-xN      (no weights) one cooperative launch, one block per SM,
 //                   through N grid-wide barriers
+//   one-kernel-skeleton-mN
+//                   GPT-2 small's MLP at N tokens as one kernel with no
+//                   arithmetic: every load, store and grid barrier of that
+//                   design (stream::MlpSkeleton), its floor
 //   copy            cudaMemcpyAsync of the same bytes (2 x bytes moved)
 //   flat-uN         one array, 16 bytes per lane, N loads in flight per thread
 //   decode-rows     the decode kernel's [out, in] loads (16 rows x 256 bytes
@@ -97,6 +101,44 @@ std::vector<Pattern> patterns(int sm_count, bool hopper) {
   return p;
 }
 
+// stream::run_mlp_skeleton for GPT-2 small (768 -> 3072 -> 768, fp16) at 1,
+// 16 and 128 tokens, on 128 blocks: the up projection in tiles of 16 tokens
+// x 24 features (64 x 48 at 128 tokens), the down projection in tiles of 48
+// features with K split 8 ways. Its weights are the first 9.4 MB of
+// `weights`.
+nlohmann::json time_mlp_skeletons(const Bench& b, const char* weights) {
+  constexpr int kD = 768, kF = 3072, kSplits = 8, kMostTokens = 128;
+  const DeviceBuffer x(2 * kMostTokens * kD), residual(2 * kMostTokens * kD), out(2 * kMostTokens * kD),
+      h(2 * kMostTokens * kF), partials(4 * std::size_t{kSplits} * kMostTokens * kD);
+  for (const DeviceBuffer* buffer : {&x, &residual, &h}) {
+    MLOPT_CUDA_CHECK(cudaMemsetAsync(buffer->get(), 0x3c, buffer->bytes(), b.stream));
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  for (int tokens : {1, 16, kMostTokens}) {
+    stream::MlpSkeleton p;
+    p.x = x.get();
+    p.w_up = weights;
+    p.w_down = weights + std::size_t{2} * kD * kF;
+    p.h = h.get();
+    p.partials = static_cast<float*>(partials.get());
+    p.residual = residual.get();
+    p.out = out.get();
+    p.m = tokens;
+    p.d = kD;
+    p.f = kF;
+    p.tm1 = tokens > 16 ? 64 : 16;
+    p.tn1 = tokens > 16 ? 48 : 24;
+    p.tn2 = 48;
+    p.splits = kSplits;
+    const LatencyStats st = summarize(b.time([&] { stream::run_mlp_skeleton(p, b.stream); }));
+    const std::string name = "one-kernel-skeleton-m" + std::to_string(tokens);
+    std::printf("%-20s %-22s %10.2f %9s\n", "gpt2-small-mlp", name.c_str(), st.median_ms * 1e3, "-");
+    rows.push_back({{"pattern", name}, {"tokens", tokens}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms},
+                    {"p90_ms", st.p90_ms}});
+  }
+  return {{"weights", "gpt2-small-mlp one-kernel skeleton"}, {"patterns", rows}};
+}
+
 struct Options {
   std::string json;
   int iters = 30, warmup = 5;
@@ -169,6 +211,7 @@ int run(const Options& o) {
     shapes.push_back({{"weights", s.name}, {"rows", s.rows}, {"row_bytes", s.row_bytes}, {"bytes", bytes},
                       {"patterns", rows}});
   }
+  shapes.push_back(time_mlp_skeletons(b, static_cast<const char*>(weights.get())));
   MLOPT_CUDA_CHECK(cudaStreamSynchronize(b.stream));
   if (!o.json.empty()) {
     nlohmann::json doc = bench_json_head("bench_weight_stream", props, timing, true);

@@ -1,5 +1,7 @@
 #include "weight_stream_kernels.h"
 
+#include <algorithm>
+#include <cooperative_groups.h>
 #include <cuda/atomic>
 #include <stdexcept>
 #include <string>
@@ -167,7 +169,96 @@ __global__ void __launch_bounds__(kThreads) grid_barrier_kernel(int barriers, un
   }
 }
 
+// See MlpSkeleton. All row segments are whole 16-byte vectors (tn1, tn2, d
+// and f / splits multiples of 8 halves).
+__global__ void __launch_bounds__(kThreads, 1) mlp_skeleton_kernel(const MlpSkeleton p) {
+  extern __shared__ __align__(128) uint4 tile[];
+  const int b = static_cast<int>(blockIdx.x), tid = static_cast<int>(threadIdx.x);
+  const int n1 = p.f / p.tn1, n2 = p.d / p.tn2, ks = p.f / p.splits;
+  const int f0 = (b % n1) * p.tn1, t0 = (b / n1) * p.tm1, rows1 = min(p.tm1, p.m - t0);
+  const int c0 = (b % n2) * p.tn2, k0 = (b / n2) * ks;
+  const int up_row = p.tn1 / 8, down_row = p.tn2 / 8, x_row = p.d / 8, f_row = p.f / 8, d_row = p.d / 8;
+  uint4* up = tile;
+  uint4* down = up + p.d * up_row;
+  uint4* act = down + ks * down_row;  // x, then h
+  const auto* w_up = static_cast<const uint4*>(p.w_up);
+  const auto* w_down = static_cast<const uint4*>(p.w_down);
+  const auto* x = static_cast<const uint4*>(p.x);
+  auto* h = static_cast<uint4*>(p.h);
+  using kernels::sm80::cp_async_16;
+  for (int i = tid; i < p.d * up_row; i += kThreads) {
+    cp_async_16(smem_address(up + i), w_up + (i / up_row) * f_row + f0 / 8 + i % up_row, true);
+  }
+  for (int i = tid; i < ks * down_row; i += kThreads) {
+    cp_async_16(smem_address(down + i), w_down + (k0 + i / down_row) * d_row + c0 / 8 + i % down_row, true);
+  }
+  for (int i = tid; i < rows1 * x_row; i += kThreads) cp_async_16(smem_address(act + i), x + t0 * x_row + i, true);
+  kernels::sm80::cp_async_commit();
+  kernels::sm80::cp_async_wait<0>();
+  __syncthreads();
+  const int up_vectors = p.d * up_row, x_vectors = rows1 * x_row;
+  for (int i = tid; i < rows1 * up_row; i += kThreads) {
+    const uint4 a = up[i % up_vectors], c = act[i % x_vectors];
+    h[(t0 + i / up_row) * f_row + f0 / 8 + i % up_row] = make_uint4(a.x ^ c.x, a.y ^ c.y, a.z ^ c.z, a.w ^ c.w);
+  }
+  cooperative_groups::this_grid().sync();
+
+  const int h_row = ks / 8;
+  for (int i = tid; i < p.m * h_row; i += kThreads) {
+    cp_async_16(smem_address(act + i), h + (i / h_row) * f_row + k0 / 8 + i % h_row, true);
+  }
+  kernels::sm80::cp_async_commit();
+  kernels::sm80::cp_async_wait<0>();
+  __syncthreads();
+  const int down_vectors = ks * down_row, h_vectors = p.m * h_row, part_row = p.tn2 / 4;
+  auto* partials = reinterpret_cast<float4*>(p.partials) + static_cast<int64_t>(b / n2) * p.m * (p.d / 4);
+  for (int i = tid; i < p.m * part_row; i += kThreads) {
+    const uint4 a = down[i % down_vectors], c = act[i % h_vectors];
+    partials[(i / part_row) * (p.d / 4) + c0 / 4 + i % part_row] =
+        make_float4(__uint_as_float(a.x & c.x), __uint_as_float(a.y & c.y), __uint_as_float(a.z & c.z),
+                    __uint_as_float(a.w & c.w));
+  }
+  cooperative_groups::this_grid().sync();
+
+  const auto* sums = reinterpret_cast<const float4*>(p.partials);
+  const auto* residual = static_cast<const uint2*>(p.residual);
+  auto* out = static_cast<uint2*>(p.out);
+  const int quads = p.m * p.d / 4;
+  for (int i = b * kThreads + tid; i < quads; i += static_cast<int>(gridDim.x) * kThreads) {
+    float4 acc = sums[i];
+    for (int s = 1; s < p.splits; ++s) {
+      const float4 v = sums[static_cast<int64_t>(s) * quads + i];
+      acc.x += v.x;
+      acc.y += v.y;
+      acc.z += v.z;
+      acc.w += v.w;
+    }
+    const uint2 r = residual[i];
+    out[i] = make_uint2(__float_as_uint(acc.x + acc.y) ^ r.x, __float_as_uint(acc.z + acc.w) ^ r.y);
+  }
+}
+
 }  // namespace
+
+void run_mlp_skeleton(const MlpSkeleton& p, cudaStream_t stream) {
+  const bool shaped = p.m > 0 && p.tm1 > 0 && p.tn1 % 8 == 0 && p.tn2 % 8 == 0 && p.d % 8 == 0 && p.splits > 0 &&
+                      p.tn1 > 0 && p.tn2 > 0 && p.f % p.tn1 == 0 && p.d % p.tn2 == 0 && p.f % (8 * p.splits) == 0;
+  const int blocks = shaped ? (p.m + p.tm1 - 1) / p.tm1 * (p.f / p.tn1) : 0;
+  if (!shaped || blocks != p.d / p.tn2 * p.splits) {
+    throw std::invalid_argument("run_mlp_skeleton: the up and down tiles must divide the shapes into the same blocks");
+  }
+  const int ks = p.f / p.splits;
+  const std::size_t smem =
+      2 * (static_cast<std::size_t>(p.d) * p.tn1 + static_cast<std::size_t>(ks) * p.tn2 +
+           static_cast<std::size_t>(std::max(p.tm1 * p.d, p.m * ks)));
+  MLOPT_CUDA_CHECK(
+      cudaFuncSetAttribute(mlp_skeleton_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  MlpSkeleton args = p;
+  void* params[] = {&args};
+  MLOPT_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(&mlp_skeleton_kernel),
+                                               dim3(static_cast<unsigned>(blocks)), dim3(kThreads), params, smem,
+                                               stream));
+}
 
 void read_flat(const Matrix& m, int loads_in_flight, int blocks_per_sm, int sm_count, uint32_t* sink,
                cudaStream_t stream) {

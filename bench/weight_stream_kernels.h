@@ -52,4 +52,28 @@ void launch_empty(int launches, int blocks, cudaStream_t stream);
 // down projections, over launch_empty's floor.
 void launch_grid_barriers(int barriers, int sm_count, unsigned* counter, unsigned calls_before, cudaStream_t stream);
 
+// The data movement and synchronisation of a one-kernel MLP (GPT-2's
+// Conv1D layout, fp16), with no arithmetic: the floor of that design. One
+// cooperative launch, one block per SM:
+//   1. each block copies (cp.async) its slice of w_up (d rows x tn1
+//      features), its slice of w_down (f / splits rows x tn2 features) and
+//      its tile of x (tm1 tokens) into shared memory, all at once;
+//   2. stores its tile of h (tm1 x tn1; values made from what it loaded);
+//   3. grid barrier; copies its slice of h (all m tokens x f / splits) in;
+//   4. stores its fp32 partial sums (m x tn2) for its K split;
+//   5. grid barrier; every block sums the splits of its share of the
+//      output, adds the residual and stores it.
+// Blocks = ceil(m / tm1) * (f / tn1) = (d / tn2) * splits (checked).
+struct MlpSkeleton {
+  const void* x = nullptr;       // [m, d] fp16
+  const void* w_up = nullptr;    // [d, f]
+  const void* w_down = nullptr;  // [f, d]
+  void* h = nullptr;             // [m, f]
+  float* partials = nullptr;     // [splits, m, d]
+  const void* residual = nullptr;
+  void* out = nullptr;  // [m, d]
+  int m = 0, d = 0, f = 0, tm1 = 0, tn1 = 0, tn2 = 0, splits = 0;
+};
+void run_mlp_skeleton(const MlpSkeleton& p, cudaStream_t stream);
+
 }  // namespace mlopt::bench::stream
