@@ -101,6 +101,43 @@ std::vector<Pattern> patterns(int sm_count, bool hopper) {
   return p;
 }
 
+// Prints one row of the table and returns it for the JSON; `moved` bytes
+// give its GB/s (none where 0: the rows that read no weights).
+nlohmann::json report(const std::string& weights, const std::string& pattern, const std::vector<double>& samples,
+                      double moved) {
+  const LatencyStats st = summarize(samples);
+  nlohmann::json row = {
+      {"pattern", pattern}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms}, {"p90_ms", st.p90_ms}};
+  if (moved > 0) {
+    const double gbps = moved / (st.median_ms * 1e-3) / 1e9;
+    std::printf("%-20s %-22s %10.2f %9.0f\n", weights.c_str(), pattern.c_str(), st.median_ms * 1e3, gbps);
+    row["gbps"] = gbps;
+  } else {
+    std::printf("%-20s %-22s %10.2f %9s\n", weights.c_str(), pattern.c_str(), st.median_ms * 1e3, "-");
+  }
+  return row;
+}
+
+// What a timed call costs with no weights: 1-3 dependent empty launches,
+// and a cooperative launch of one block per SM through 1 or 2 grid barriers.
+nlohmann::json time_launch_floors(const Bench& b, int sm_count) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (int launches : {1, 2, 3}) {
+    rows.push_back(report("none", "empty-x" + std::to_string(launches),
+                          b.time([&] { stream::launch_empty(launches, 2 * sm_count, b.stream); }), 0));
+  }
+  const DeviceBuffer counter(sizeof(unsigned));
+  for (int barriers : {1, 2}) {
+    MLOPT_CUDA_CHECK(cudaMemsetAsync(counter.get(), 0, sizeof(unsigned), b.stream));
+    unsigned calls = 0;
+    rows.push_back(report("none", "barrier-x" + std::to_string(barriers), b.time([&] {
+      stream::launch_grid_barriers(barriers, sm_count, static_cast<unsigned*>(counter.get()), calls++, b.stream);
+    }),
+                          0));
+  }
+  return {{"weights", "none"}, {"rows", 0}, {"row_bytes", 0}, {"bytes", 0}, {"patterns", rows}};
+}
+
 // stream::run_mlp_skeleton for GPT-2 small (768 -> 3072 -> 768, fp16) at 1,
 // 16 and 128 tokens, on 128 blocks: the up projection in tiles of 16 tokens
 // x 24 features (64 x 48 at 128 tokens), the down projection in tiles of 48
@@ -130,11 +167,10 @@ nlohmann::json time_mlp_skeletons(const Bench& b, const char* weights) {
     p.tn1 = tokens > 16 ? 48 : 24;
     p.tn2 = 48;
     p.splits = kSplits;
-    const LatencyStats st = summarize(b.time([&] { stream::run_mlp_skeleton(p, b.stream); }));
-    const std::string name = "one-kernel-skeleton-m" + std::to_string(tokens);
-    std::printf("%-20s %-22s %10.2f %9s\n", "gpt2-small-mlp", name.c_str(), st.median_ms * 1e3, "-");
-    rows.push_back({{"pattern", name}, {"tokens", tokens}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms},
-                    {"p90_ms", st.p90_ms}});
+    nlohmann::json row = report("gpt2-small-mlp", "one-kernel-skeleton-m" + std::to_string(tokens),
+                                b.time([&] { stream::run_mlp_skeleton(p, b.stream); }), 0);
+    row["tokens"] = tokens;
+    rows.push_back(row);
   }
   return {{"weights", "gpt2-small-mlp one-kernel skeleton"}, {"patterns", rows}};
 }
@@ -166,47 +202,19 @@ int run(const Options& o) {
   const std::vector<Pattern> reads = patterns(props.multiprocessors, hopper);
   std::printf("%-20s %-22s %10s %9s\n", "weights", "pattern", "median us", "GB/s");
   nlohmann::json shapes = nlohmann::json::array();
-  {
-    nlohmann::json rows = nlohmann::json::array();
-    const auto report = [&](const std::string& name, const std::vector<double>& samples) {
-      const LatencyStats st = summarize(samples);
-      std::printf("%-20s %-22s %10.2f %9s\n", "none", name.c_str(), st.median_ms * 1e3, "-");
-      rows.push_back({{"pattern", name}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms}, {"p90_ms", st.p90_ms}});
-    };
-    for (int launches : {1, 2, 3}) {
-      report("empty-x" + std::to_string(launches),
-             b.time([&] { stream::launch_empty(launches, 2 * props.multiprocessors, b.stream); }));
-    }
-    const DeviceBuffer counter(sizeof(unsigned));
-    for (int barriers : {1, 2}) {
-      MLOPT_CUDA_CHECK(cudaMemsetAsync(counter.get(), 0, sizeof(unsigned), b.stream));
-      unsigned calls = 0;
-      report("barrier-x" + std::to_string(barriers), b.time([&] {
-        stream::launch_grid_barriers(barriers, props.multiprocessors, static_cast<unsigned*>(counter.get()), calls++,
-                                     b.stream);
-      }));
-    }
-    shapes.push_back({{"weights", "none"}, {"rows", 0}, {"row_bytes", 0}, {"bytes", 0}, {"patterns", rows}});
-  }
+  shapes.push_back(time_launch_floors(b, props.multiprocessors));
   for (const Shape& s : kShapes) {
     const stream::Matrix m{weights.get(), s.rows, s.row_bytes};
     const double bytes = static_cast<double>(s.rows * s.row_bytes);
     nlohmann::json rows = nlohmann::json::array();
-    const auto report = [&](const std::string& name, const std::vector<double>& samples, double moved) {
-      const LatencyStats st = summarize(samples);
-      const double gbps = moved / (st.median_ms * 1e-3) / 1e9;
-      std::printf("%-20s %-22s %10.2f %9.0f\n", s.name, name.c_str(), st.median_ms * 1e3, gbps);
-      rows.push_back({{"pattern", name}, {"median_ms", st.median_ms}, {"p10_ms", st.p10_ms}, {"p90_ms", st.p90_ms},
-                      {"gbps", gbps}});
-    };
-    report("copy", b.time([&] {
+    rows.push_back(report(s.name, "copy", b.time([&] {
       MLOPT_CUDA_CHECK(cudaMemcpyAsync(copy_target.get(), weights.get(), static_cast<std::size_t>(bytes),
                                        cudaMemcpyDeviceToDevice, b.stream));
     }),
-           2 * bytes);
+                          2 * bytes));
     for (const Pattern& p : reads) {
       auto* out = static_cast<uint32_t*>(sink.get());
-      report(p.name, b.time([&] { p.read(m, out, b.stream); }), bytes);
+      rows.push_back(report(s.name, p.name, b.time([&] { p.read(m, out, b.stream); }), bytes));
     }
     shapes.push_back({{"weights", s.name}, {"rows", s.rows}, {"row_bytes", s.row_bytes}, {"bytes", bytes},
                       {"patterns", rows}});
